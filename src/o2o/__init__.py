@@ -1,0 +1,3 @@
+"""o2o: an open-source online-to-offline city platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Accounts: people, phones, one-time codes, sessions, roles, real-name verification, favourites."""

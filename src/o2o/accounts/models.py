@@ -1,0 +1,1 @@
+"""Accounts tables (filled in by the accounts work)."""

@@ -1,0 +1,119 @@
+"""The HTTP request boundary: one session per request, one commit, idempotency keys.
+
+Every router is made with ``api_router()`` so that its routes use ``TransactionalRoute``. The route opens a
+session, runs the endpoint, and commits once the response body is rendered but before a byte is sent: a
+client never sees a success that was not committed. Any exception rolls everything back and renders as
+problem+json. Endpoints take the session with ``DbSession``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from o2o import idempotency
+from o2o.errors import AppError
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+# Headers worth replaying with a stored answer (cookies included: a replayed sign-in signs in).
+REPLAY_HEADERS = {"location", "set-cookie", "content-type"}
+
+
+def get_session(request: Request) -> Session:
+    session = getattr(request.state, "db_session", None)
+    if session is None:
+        raise RuntimeError("no session: is this route made with o2o.http.api_router()?")
+    return session
+
+
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+def caller_identity(request: Request) -> str:
+    """Who is calling, for scoping idempotency keys: the credential itself, hashed later with the path."""
+    auth = request.headers.get("authorization")
+    if auth:
+        return "auth:" + auth
+    cookie = request.cookies.get("o2o_session")
+    if cookie:
+        return "cookie:" + cookie
+    return "anonymous"
+
+
+class TransactionalRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint_handler = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            db = request.app.state.db
+            settings = request.app.state.settings
+            key_header = request.headers.get(idempotency.HEADER) if request.method in MUTATING else None
+            session: Session = db.sessionmaker()
+            request.state.db_session = session
+            try:
+                record = None
+                if key_header is not None:
+                    key = idempotency.validate_key(key_header)
+                    body = await request.body()
+                    scope = idempotency.scope_for(caller_identity(request), request.method, request.url.path)
+                    req_hash = idempotency.request_hash(
+                        request.method, request.url.path, request.url.query, body
+                    )
+                    replay, record = await run_in_threadpool(
+                        _claim_or_replay, session, scope, key, req_hash, settings.idempotency_ttl_hours
+                    )
+                    if replay is not None:
+                        return replay
+                response = await endpoint_handler(request)
+                if record is not None and 200 <= response.status_code < 300 and hasattr(response, "body"):
+                    headers = [[k, v] for k, v in response.headers.items() if k.lower() in REPLAY_HEADERS]
+                    idempotency.finish(
+                        record,
+                        status_code=response.status_code,
+                        content_type=response.headers.get("content-type"),
+                        headers=headers,
+                        body=bytes(response.body),
+                    )
+                await run_in_threadpool(session.commit)
+                return response
+            except BaseException:
+                await run_in_threadpool(session.rollback)
+                raise
+            finally:
+                await run_in_threadpool(session.close)
+
+        return handler
+
+
+def _claim_or_replay(
+    session: Session, scope: str, key: str, req_hash: str, ttl_hours: int
+) -> tuple[Response | None, idempotency.IdempotencyRecord | None]:
+    for _attempt in range(3):
+        existing = idempotency.find(session, scope, key)
+        if existing is not None and existing.status_code:
+            idempotency.check_replay(existing, req_hash)
+            session.rollback()
+            response = Response(content=existing.body, status_code=existing.status_code)
+            response.raw_headers = [(b"content-length", str(len(existing.body)).encode())]
+            for name, value in json.loads(existing.headers_json):
+                response.raw_headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+            response.raw_headers.append((idempotency.REPLAYED_HEADER.lower().encode(), b"true"))
+            return response, None
+        try:
+            return None, idempotency.claim(session, scope=scope, key=key, req_hash=req_hash, ttl_hours=ttl_hours)
+        except idempotency.KeyTaken:
+            session.rollback()  # the twin committed (or is committing): look again in a fresh transaction
+    raise AppError(
+        "idempotency_key_in_use", 409, "A request with this Idempotency-Key is still being processed; retry later."
+    )
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """An APIRouter whose routes run inside the request transaction."""
+    return APIRouter(route_class=TransactionalRoute, **kwargs)

@@ -1,0 +1,11 @@
+"""Imports every domain's tables so that ``Base.metadata`` is complete (for Alembic and the tests).
+
+A new domain adds its ``models`` module here.
+"""
+
+from o2o import idempotency, outbox  # noqa: F401
+from o2o.accounts import models as accounts_models  # noqa: F401
+from o2o.cities import models as cities_models  # noqa: F401
+from o2o.db import Base
+
+metadata = Base.metadata

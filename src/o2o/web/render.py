@@ -1,0 +1,47 @@
+"""Rendering pages: one Jinja2 environment, the translation function, formatting filters, CSRF token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from o2o import i18n
+from o2o.web import csrf
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR, extensions=["jinja2.ext.i18n"])
+templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+templates.env.filters["money"] = lambda amount, currency: i18n.format_money(amount, currency)
+templates.env.filters["distance"] = i18n.format_distance
+templates.env.filters["when"] = lambda value, tz: i18n.format_datetime(value, tz)
+
+# Context every page gets; domains add entries with ``add_context_provider``.
+_context_providers: list[Any] = []
+
+
+def add_context_provider(fn: Any) -> Any:
+    """Register ``fn(request) -> dict`` whose result every page's context receives (e.g. the signed-in person)."""
+    _context_providers.append(fn)
+    return fn
+
+
+def request_locale(request: Request) -> str:
+    header = request.headers.get("accept-language", "")
+    first = header.split(",")[0].split(";")[0].strip()
+    return i18n.normalise_locale(first) if first else i18n.DEFAULT_LOCALE
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    ctx: dict[str, Any] = {"csrf_token": csrf.token_for(request), "settings": request.app.state.settings}
+    for provider in _context_providers:
+        ctx.update(provider(request))
+    ctx.update(context or {})
+    with i18n.use_locale(request_locale(request)):
+        response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    csrf.set_cookie(request, response)
+    return response
