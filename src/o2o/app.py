@@ -25,6 +25,7 @@ log = structlog.get_logger("o2o.app")
 ROUTERS = [
     "o2o.ops:router",
     "o2o.accounts.endpoints:router",
+    "o2o.accounts.pages:router",
     "o2o.cities.endpoints:router",
     "o2o.web.pages:router",
 ]

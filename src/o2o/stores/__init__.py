@@ -1,0 +1,1 @@
+"""Stores: merchants, stores, catalogue and the stock every channel shares."""

@@ -1,0 +1,1 @@
+"""Store tables (merchants and stores; the demo city seeds them)."""
