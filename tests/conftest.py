@@ -158,3 +158,44 @@ def app(settings: Settings, db: Database):
 def client(app) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as c:
         yield c
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A real server on a loopback port, for browser tests and races over real HTTP connections.
+
+
+class LiveServer:
+    def __init__(self, app, host: str = "127.0.0.1") -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        config = uvicorn.Config(app, host=host, port=self.port, log_config=None, access_log=False, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("live server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    with LiveServer(app) as server:
+        yield server
