@@ -9,7 +9,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint migration-initial bench-http clean
+.PHONY: run test install lint migration-initial i18n-extract i18n-compile clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -35,6 +35,13 @@ migration-initial: install ## regenerate the initial migration from the models (
 	rm -f src/o2o/migrations/versions/0001_*.py var/migration-scratch.db
 	O2O_DATABASE_URL=sqlite:///var/migration-scratch.db $(VENV)/bin/alembic -c alembic.ini revision --autogenerate --rev-id 0001 -m "foundation"
 	rm -f var/migration-scratch.db
+
+i18n-extract: install ## collect translatable text into src/o2o/locale/o2o.pot and update the catalogues
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -o src/o2o/locale/o2o.pot src
+	for po in src/o2o/locale/*/LC_MESSAGES/o2o.po; do [ -e "$$po" ] && $(VENV)/bin/pybabel update -D o2o -i src/o2o/locale/o2o.pot -d src/o2o/locale -l $$(basename $$(dirname $$(dirname $$po))); done; true
+
+i18n-compile: install ## compile the .po catalogues to .mo (the server reads these)
+	$(VENV)/bin/pybabel compile -D o2o -d src/o2o/locale --statistics || true
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var
