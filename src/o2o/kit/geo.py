@@ -41,6 +41,38 @@ def h3_disk(cell: str, k: int) -> list[str]:
     return list(h3.grid_disk(cell, k))
 
 
+def h3_disk_k_for_radius(lat: float, lng: float, radius_m: float, resolution: int = 9) -> int:
+    """The smallest ring count ``k`` whose disk around the point's cell holds every cell within ``radius_m``.
+
+    A cell ``k`` steps away has its centre at least ``k * cos(30°) * spacing`` from the origin cell's centre,
+    and a point lies within one circumradius of its cell's centre. Spacing and circumradius are measured
+    around the point itself (H3 cells vary in size over the globe), with a 10% margin for that variation.
+    """
+    if radius_m < 0:
+        raise ValueError("radius must not be negative")
+    origin = h3.latlng_to_cell(lat, lng, resolution)
+    centre = h3.cell_to_latlng(origin)
+    spacing = min(haversine_m(centre, h3.cell_to_latlng(n)) for n in h3.grid_ring(origin, 1)) * 0.9
+    circumradius = max(haversine_m(centre, v) for v in h3.cell_to_boundary(origin)) * 1.1
+    return max(1, math.ceil((radius_m + 2 * circumradius) / (spacing * math.cos(math.radians(30)))))
+
+
+def h3_cells_within(lat: float, lng: float, radius_m: float, resolution: int = 9) -> list[str]:
+    """Every H3 cell that may hold a point within ``radius_m`` of (lat, lng): a superset, for prefiltering.
+
+    Filter candidates by ``cell IN (...)``, then keep those whose haversine distance is within the radius.
+    """
+    k = h3_disk_k_for_radius(lat, lng, radius_m, resolution)
+    return h3_disk(h3.latlng_to_cell(lat, lng, resolution), k)
+
+
+def bounding_box(lat: float, lng: float, radius_m: float) -> tuple[float, float, float, float]:
+    """(min_lat, min_lng, max_lat, max_lng) of a box that holds the circle (away from the poles)."""
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+    dlng = dlat / max(math.cos(math.radians(lat)), 1e-6)
+    return lat - dlat, lng - dlng, lat + dlat, lng + dlng
+
+
 def polygon_from_latlngs(ring: Sequence[LatLng], holes: Iterable[Sequence[LatLng]] = ()) -> Polygon:
     poly = Polygon([(lng, lat) for lat, lng in ring], [[(lng, lat) for lat, lng in h] for h in holes])
     if not poly.is_valid:

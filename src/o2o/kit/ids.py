@@ -31,12 +31,19 @@ def uuid7(now_ms: int | None = None) -> uuid.UUID:
             _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF  # leave headroom for the counter
         _last_ms = ms
         counter = _counter
-    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    return make_uuid7(ms, counter, int.from_bytes(os.urandom(8), "big"))
+
+
+def make_uuid7(ms: int, rand_a: int, rand_b: int) -> uuid.UUID:
+    """Assemble a UUIDv7 from its fields: 48-bit Unix milliseconds, 12-bit ``rand_a``, 62-bit ``rand_b``.
+
+    For ids that must be reproducible (the demo city derives them from a seeded RNG and a fixed epoch).
+    """
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
-    value |= counter << 64
+    value |= (rand_a & 0xFFF) << 64
     value |= 0b10 << 62
-    value |= rand_b
+    value |= rand_b & ((1 << 62) - 1)
     return uuid.UUID(int=value)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -14,7 +15,11 @@ from o2o.web import csrf
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
-templates = Jinja2Templates(directory=TEMPLATES_DIR, extensions=["jinja2.ext.i18n"])
+# Starlette's Jinja2Templates takes no Jinja options; build the environment (with the i18n extension) ourselves.
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, extensions=["jinja2.ext.i18n"]
+)
+templates = Jinja2Templates(env=_env)
 templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 templates.env.filters["money"] = lambda amount, currency: i18n.format_money(amount, currency)
 templates.env.filters["distance"] = i18n.format_distance
