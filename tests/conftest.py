@@ -112,13 +112,12 @@ def _database(database_url: str) -> Iterator[Database]:
 
 
 def _wipe(database: Database) -> None:
+    # DELETE, children first, on both backends: on PostgreSQL a TRUNCATE of every table costs ~130 ms (new
+    # files for each table) against a few ms for deleting the handful of rows a test leaves.
     tables = [t for t in reversed(metadata.sorted_tables)]
     with database.engine.begin() as conn:
-        if database.dialect == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+        for table in tables:
+            conn.execute(table.delete())
 
 
 @pytest.fixture

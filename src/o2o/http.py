@@ -69,6 +69,7 @@ class TransactionalRoute(APIRoute):
                         _claim_or_replay, session, scope, key, req_hash, settings.idempotency_ttl_hours
                     )
                     if replay is not None:
+                        await run_in_threadpool(session.close)
                         return replay
                 response = await endpoint_handler(request)
                 if record is not None and 200 <= response.status_code < 300 and hasattr(response, "body"):
@@ -80,15 +81,25 @@ class TransactionalRoute(APIRoute):
                         headers=headers,
                         body=bytes(response.body),
                     )
-                await run_in_threadpool(session.commit)
+                elif record is not None:
+                    # A failure returned (not raised) still commits what it recorded, e.g. a spent sign-in try;
+                    # its key is not remembered, so a retry runs again, as after a raised failure.
+                    session.delete(record)
+                await run_in_threadpool(_commit_and_close, session)
                 return response
             except BaseException:
-                await run_in_threadpool(session.rollback)
+                await run_in_threadpool(session.close)  # closing rolls back what is not committed
                 raise
-            finally:
-                await run_in_threadpool(session.close)
 
         return handler
+
+
+def _commit_and_close(session: Session) -> None:
+    # One thread hop for both: each hop to the thread pool costs tens of microseconds and a GIL hand-off.
+    try:
+        session.commit()
+    finally:
+        session.close()
 
 
 def _claim_or_replay(
