@@ -10,6 +10,7 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from o2o import __version__, outbox
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db
     install_error_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=2048)  # the city map page is ~180 KB of SVG
     app.add_middleware(RequestLogMiddleware)
     for router in routers:
         app.include_router(router)

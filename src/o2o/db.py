@@ -104,9 +104,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, pool_recycle=1800
-    )
+    # No pool_pre_ping: it costs a round trip on every checkout (measured: 6% of a profile read). Connections
+    # are recycled instead, and a connection broken by a server restart fails one request, which rolls back.
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=20, pool_recycle=1800)
 
 
 def make_null_pool_engine(url: str) -> Engine:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 14:00:13.604558
+Create Date: 2026-11-26 14:36:40.855603
 """
 
 from __future__ import annotations
@@ -54,6 +54,21 @@ def upgrade() -> None:
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idempotency_keys_expires_at'), ['expires_at'], unique=False)
 
+    op.create_table('otp_codes',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('phone_e164', sa.String(length=16), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('expires_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', o2o.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_otp_codes')),
+    sa.UniqueConstraint('phone_e164', 'seq', name=op.f('uq_otp_codes_phone_e164_seq'))
+    )
+    with op.batch_alter_table('otp_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_otp_codes_expires_at'), ['expires_at'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('city_id', sa.Uuid(), nullable=True),
@@ -90,11 +105,168 @@ def upgrade() -> None:
     with op.batch_alter_table('districts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_districts_city_id'), ['city_id'], unique=False)
 
+    op.create_table('people',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('phone_e164', sa.String(length=16), nullable=False),
+    sa.Column('display_name', sa.String(length=50), nullable=True),
+    sa.Column('locale', sa.String(length=16), server_default='en', nullable=False),
+    sa.Column('home_city_id', sa.Uuid(), nullable=True),
+    sa.Column('password_hash', sa.String(length=200), nullable=True),
+    sa.Column('failed_password_attempts', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('password_locked_until', o2o.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('real_name', sa.String(length=50), nullable=True),
+    sa.Column('id_number_hash', sa.String(length=64), nullable=True),
+    sa.Column('id_number_masked', sa.String(length=18), nullable=True),
+    sa.Column('birth_date', sa.Date(), nullable=True),
+    sa.Column('verified_at', o2o.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['home_city_id'], ['cities.id'], name=op.f('fk_people_home_city_id_cities'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_people')),
+    sa.UniqueConstraint('id_number_hash', name=op.f('uq_people_id_number_hash')),
+    sa.UniqueConstraint('phone_e164', name=op.f('uq_people_phone_e164'))
+    )
+    with op.batch_alter_table('people', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_people_home_city_id'), ['home_city_id'], unique=False)
+
+    op.create_table('auth_sessions',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('person_id', sa.Uuid(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('method', sa.String(length=16), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=False),
+    sa.Column('user_agent', sa.String(length=200), nullable=True),
+    sa.Column('expires_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', o2o.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_auth_sessions_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_auth_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_auth_sessions_token_hash'))
+    )
+    with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_auth_sessions_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_auth_sessions_person_id'), ['person_id'], unique=False)
+
+    op.create_table('favourites',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('person_id', sa.Uuid(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('target_id', sa.Uuid(), nullable=False),
+    sa.Column('city_id', sa.Uuid(), nullable=False),
+    sa.Column('created_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['city_id'], ['cities.id'], name=op.f('fk_favourites_city_id_cities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_favourites_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_favourites')),
+    sa.UniqueConstraint('person_id', 'kind', 'target_id', name=op.f('uq_favourites_person_id_kind_target_id'))
+    )
+    with op.batch_alter_table('favourites', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_favourites_city_id'), ['city_id'], unique=False)
+        batch_op.create_index('ix_favourites_person_id_id', ['person_id', 'id'], unique=False)
+
+    op.create_table('merchants',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('city_id', sa.Uuid(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('owner_person_id', sa.Uuid(), nullable=True),
+    sa.Column('commission_rate_bp', sa.Integer(), nullable=False),
+    sa.Column('created_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('commission_rate_bp >= 0 AND commission_rate_bp <= 10000', name=op.f('ck_merchants_commission')),
+    sa.ForeignKeyConstraint(['city_id'], ['cities.id'], name=op.f('fk_merchants_city_id_cities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['owner_person_id'], ['people.id'], name=op.f('fk_merchants_owner_person_id_people'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_merchants'))
+    )
+    with op.batch_alter_table('merchants', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_merchants_city_id'), ['city_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_merchants_owner_person_id'), ['owner_person_id'], unique=False)
+
+    op.create_table('role_grants',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('person_id', sa.Uuid(), nullable=False),
+    sa.Column('role', sa.String(length=32), nullable=False),
+    sa.Column('city_id', sa.Uuid(), nullable=True),
+    sa.Column('store_id', sa.Uuid(), nullable=True),
+    sa.Column('scope_key', sa.String(length=80), nullable=False),
+    sa.Column('granted_by', sa.Uuid(), nullable=True),
+    sa.Column('created_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['city_id'], ['cities.id'], name=op.f('fk_role_grants_city_id_cities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['granted_by'], ['people.id'], name=op.f('fk_role_grants_granted_by_people'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_role_grants_person_id_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_role_grants')),
+    sa.UniqueConstraint('person_id', 'role', 'scope_key', name=op.f('uq_role_grants_person_id_role_scope_key'))
+    )
+    with op.batch_alter_table('role_grants', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_role_grants_city_id'), ['city_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_role_grants_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_role_grants_store_id'), ['store_id'], unique=False)
+
+    op.create_table('stores',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('city_id', sa.Uuid(), nullable=False),
+    sa.Column('merchant_id', sa.Uuid(), nullable=False),
+    sa.Column('district_id', sa.Uuid(), nullable=True),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('category', sa.String(length=32), nullable=False),
+    sa.Column('lat', sa.Float(), nullable=False),
+    sa.Column('lng', sa.Float(), nullable=False),
+    sa.Column('h3_r9', sa.String(length=16), nullable=False),
+    sa.Column('address', sa.String(length=200), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=True),
+    sa.Column('opening_hours', sa.Text(), nullable=False),
+    sa.Column('prep_minutes', sa.Integer(), nullable=False),
+    sa.Column('rating', sa.Float(), nullable=False),
+    sa.Column('created_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('lat >= -90 AND lat <= 90 AND lng >= -180 AND lng <= 180', name=op.f('ck_stores_latlng')),
+    sa.CheckConstraint('prep_minutes >= 0', name=op.f('ck_stores_prep_minutes')),
+    sa.CheckConstraint('rating >= 0 AND rating <= 5', name=op.f('ck_stores_rating')),
+    sa.ForeignKeyConstraint(['city_id'], ['cities.id'], name=op.f('fk_stores_city_id_cities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['district_id'], ['districts.id'], name=op.f('fk_stores_district_id_districts'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_stores_merchant_id_merchants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stores'))
+    )
+    with op.batch_alter_table('stores', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stores_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stores_city_id'), ['city_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stores_district_id'), ['district_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stores_h3_r9'), ['h3_r9'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stores_merchant_id'), ['merchant_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('stores', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stores_merchant_id'))
+        batch_op.drop_index(batch_op.f('ix_stores_h3_r9'))
+        batch_op.drop_index(batch_op.f('ix_stores_district_id'))
+        batch_op.drop_index(batch_op.f('ix_stores_city_id'))
+        batch_op.drop_index(batch_op.f('ix_stores_category'))
+
+    op.drop_table('stores')
+    with op.batch_alter_table('role_grants', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_role_grants_store_id'))
+        batch_op.drop_index(batch_op.f('ix_role_grants_person_id'))
+        batch_op.drop_index(batch_op.f('ix_role_grants_city_id'))
+
+    op.drop_table('role_grants')
+    with op.batch_alter_table('merchants', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_merchants_owner_person_id'))
+        batch_op.drop_index(batch_op.f('ix_merchants_city_id'))
+
+    op.drop_table('merchants')
+    with op.batch_alter_table('favourites', schema=None) as batch_op:
+        batch_op.drop_index('ix_favourites_person_id_id')
+        batch_op.drop_index(batch_op.f('ix_favourites_city_id'))
+
+    op.drop_table('favourites')
+    with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_auth_sessions_person_id'))
+        batch_op.drop_index(batch_op.f('ix_auth_sessions_expires_at'))
+
+    op.drop_table('auth_sessions')
+    with op.batch_alter_table('people', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_people_home_city_id'))
+
+    op.drop_table('people')
     with op.batch_alter_table('districts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_districts_city_id'))
 
@@ -106,6 +278,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_outbox_city_id'))
 
     op.drop_table('outbox')
+    with op.batch_alter_table('otp_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_otp_codes_expires_at'))
+
+    op.drop_table('otp_codes')
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_idempotency_keys_expires_at'))
 

@@ -1,0 +1,85 @@
+"""All SQL for stores and merchants."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from o2o.kit.pagination import paginate
+from o2o.stores.models import Store
+
+
+def page_of_stores(
+    session: Session,
+    city_id: uuid.UUID,
+    *,
+    cursor: str | None,
+    limit: int,
+    district_id: uuid.UUID | None = None,
+    category: str | None = None,
+) -> tuple[Sequence[Store], str | None]:
+    stmt = select(Store).where(Store.city_id == city_id)
+    if district_id is not None:
+        stmt = stmt.where(Store.district_id == district_id)
+    if category is not None:
+        stmt = stmt.where(Store.category == category)
+    rows, next_cursor = paginate(session, stmt, Store.id, cursor=cursor, limit=limit, newest_first=False)
+    return list(rows), next_cursor
+
+
+def stores_in_cells(
+    session: Session,
+    city_id: uuid.UUID,
+    cells: Sequence[str] | None,
+    bbox: tuple[float, float, float, float] | None,
+    *,
+    district_id: uuid.UUID | None = None,
+    category: str | None = None,
+) -> Sequence[Store]:
+    """Candidates for a "near" listing: stores in the given H3 cells, or else inside the bounding box."""
+    stmt = select(Store).where(Store.city_id == city_id)
+    if cells is not None:
+        stmt = stmt.where(Store.h3_r9.in_(list(cells)))
+    if bbox is not None:
+        min_lat, min_lng, max_lat, max_lng = bbox
+        stmt = stmt.where(Store.lat.between(min_lat, max_lat), Store.lng.between(min_lng, max_lng))
+    if district_id is not None:
+        stmt = stmt.where(Store.district_id == district_id)
+    if category is not None:
+        stmt = stmt.where(Store.category == category)
+    return session.scalars(stmt).all()
+
+
+def count_stores(session: Session, city_id: uuid.UUID) -> int:
+    return session.scalar(select(func.count()).select_from(Store).where(Store.city_id == city_id)) or 0
+
+
+def count_by_district(session: Session, city_id: uuid.UUID) -> dict[uuid.UUID | None, int]:
+    rows = session.execute(
+        select(Store.district_id, func.count()).where(Store.city_id == city_id).group_by(Store.district_id)
+    ).all()
+    return {district_id: count for district_id, count in rows}
+
+
+def fingerprint(session: Session, city_id: uuid.UUID) -> tuple[int, uuid.UUID | None]:
+    """Changes when stores are added to or removed from the city: (count, greatest id)."""
+    count = count_stores(session, city_id)
+    # Not max(id): PostgreSQL has no max() for uuid.
+    last = session.scalar(select(Store.id).where(Store.city_id == city_id).order_by(Store.id.desc()).limit(1))
+    return count, last
+
+
+def map_points(session: Session, city_id: uuid.UUID) -> Sequence[Any]:
+    return session.execute(
+        select(Store.id, Store.name, Store.category, Store.lat, Store.lng, Store.district_id)
+        .where(Store.city_id == city_id)
+        .order_by(Store.id)
+    ).all()
+
+
+def opening_hours_texts(session: Session, city_id: uuid.UUID) -> Sequence[str]:
+    return session.scalars(select(Store.opening_hours).where(Store.city_id == city_id)).all()
