@@ -73,10 +73,10 @@ def wrk(url: str, seconds: int, connections: int, threads: int, headers: dict[st
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run(cmd + [url], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _latency_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
-    p99 = _latency_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    p50 = _latency_ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1))
+    p99 = _latency_ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     return {

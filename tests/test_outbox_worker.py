@@ -35,10 +35,9 @@ def _reset():
 
 
 def test_rolled_back_message_is_never_sent(db):
-    with pytest.raises(RuntimeError):
-        with db.session() as s:
-            outbox.enqueue(s, "test.ok", {"n": 1})
-            raise RuntimeError("abort")
+    with pytest.raises(RuntimeError), db.session() as s:
+        outbox.enqueue(s, "test.ok", {"n": 1})
+        raise RuntimeError("abort")
     assert outbox.deliver_due(db) == 0
     assert delivered == []
 

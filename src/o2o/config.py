@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     sms_backend: Literal["outbox"] = "outbox"
 
     @model_validator(mode="after")
-    def _production_needs_a_real_secret(self) -> "Settings":
+    def _production_needs_a_real_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("O2O_SECRET_KEY must be set to a private value when O2O_ENV=production")
         return self

@@ -47,7 +47,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use o2o.kit.time.now()")
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
         # SQLite keeps text; store it without offset so string comparison orders correctly.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

@@ -6,7 +6,7 @@ A new domain adds its ``models`` module here.
 from o2o import idempotency, outbox  # noqa: F401
 from o2o.accounts import models as accounts_models  # noqa: F401
 from o2o.cities import models as cities_models  # noqa: F401
-from o2o.stores import models as stores_models  # noqa: F401
 from o2o.db import Base
+from o2o.stores import models as stores_models  # noqa: F401
 
 metadata = Base.metadata

@@ -124,22 +124,46 @@ def make_city(db: Database):
     return make
 
 
-class Targets:
-    """A stand-in for the stores domain: favourite targets (and stores for role grants) by id -> city id."""
+def insert_store(db: Database, city_id: uuid.UUID, name: str = "Test store") -> uuid.UUID:
+    """A real store row (with its merchant): role grants name stores by foreign key."""
+    from o2o.kit.geo import h3_cell
+    from o2o.stores.models import Merchant, Store
 
-    def __init__(self) -> None:
+    with db.session() as s:
+        merchant = Merchant(city_id=city_id, name=f"{name} Ltd")
+        s.add(merchant)
+        s.flush()
+        store = Store(
+            city_id=city_id, merchant_id=merchant.id, name=name, category="food", lat=39.9, lng=116.4,
+            h3_r9=h3_cell(39.9, 116.4),
+        )
+        s.add(store)
+        s.flush()
+        return store.id
+
+
+@pytest.fixture
+def make_store(db: Database):
+    return lambda city_id, name="Test store": insert_store(db, city_id, name)
+
+
+class Targets:
+    """Favourite targets (real store rows, since role grants reference stores) with a resolver of the test's own."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self.city_of: dict[uuid.UUID, uuid.UUID] = {}
 
     def add(self, city_id: uuid.UUID) -> uuid.UUID:
-        target = uuid.uuid4()
+        target = insert_store(self.db, city_id)
         self.city_of[target] = city_id
         return target
 
 
 @pytest.fixture
-def stores() -> Iterator[Targets]:
+def stores(db: Database) -> Iterator[Targets]:
     """Registers a "store" favourite resolver for the test (and puts back whatever was registered)."""
-    targets = Targets()
+    targets = Targets(db)
     previous = (favourites._resolvers.get("store"), favourites._describers.get("store"))
     favourites.register_favourite_target(
         "store",

@@ -15,7 +15,6 @@ from o2o.accounts.permissions import Action, Principal, Resource, Role
 from o2o.http import api_router
 from tests.accounts.conftest import OTHER_PHONE, PHONE, bearer
 
-STORE, OTHER_STORE = uuid.uuid4(), uuid.uuid4()
 _city: dict[str, uuid.UUID] = {}
 
 router = api_router(prefix="/t-accounts")
@@ -52,11 +51,13 @@ def tclient(app: FastAPI):
 
 
 @pytest.fixture
-def staff_token(db, api, make_city):
+def staff_token(db, api, make_city, make_store):
     token = api.token(PHONE)
     city = _city["id"] = make_city()
+    _city["store"] = make_store(city, "Staffed")
+    _city["other_store"] = make_store(city, "Elsewhere")
     with db.session() as s:
-        service.ensure_role(s, api.person_id(token), Role.MERCHANT_STAFF, city_id=city, store_id=STORE)
+        service.ensure_role(s, api.person_id(token), Role.MERCHANT_STAFF, city_id=city, store_id=_city["store"])
     return token
 
 
@@ -65,18 +66,18 @@ def code_of(r) -> tuple[int, str]:
 
 
 def test_require_with_a_resource(tclient, api, staff_token):
-    assert tclient.post(f"/t-accounts/stores/{STORE}/accept", headers=bearer(staff_token)).status_code == 200
-    assert code_of(tclient.post(f"/t-accounts/stores/{OTHER_STORE}/accept", headers=bearer(staff_token))) == (
+    assert tclient.post(f"/t-accounts/stores/{_city['store']}/accept", headers=bearer(staff_token)).status_code == 200
+    assert code_of(tclient.post(f"/t-accounts/stores/{_city['other_store']}/accept", headers=bearer(staff_token))) == (
         403,
         "forbidden",
     )
     customer = api.token(OTHER_PHONE)
-    assert code_of(tclient.post(f"/t-accounts/stores/{STORE}/accept", headers=bearer(customer))) == (
+    assert code_of(tclient.post(f"/t-accounts/stores/{_city['store']}/accept", headers=bearer(customer))) == (
         403,
         "forbidden",
     )
-    assert code_of(tclient.post(f"/t-accounts/stores/{STORE}/accept")) == (401, "unauthenticated")
-    assert code_of(tclient.post(f"/t-accounts/stores/{STORE}/accept", headers=bearer("forged"))) == (
+    assert code_of(tclient.post(f"/t-accounts/stores/{_city['store']}/accept")) == (401, "unauthenticated")
+    assert code_of(tclient.post(f"/t-accounts/stores/{_city['store']}/accept", headers=bearer("forged"))) == (
         401,
         "invalid_token",
     )
@@ -84,10 +85,10 @@ def test_require_with_a_resource(tclient, api, staff_token):
 
 def test_cookie_calls_to_other_domains_need_the_csrf_token_too(tclient, staff_token):
     tclient.cookies.set("o2o_session", staff_token)
-    assert code_of(tclient.post(f"/t-accounts/stores/{STORE}/accept")) == (403, "csrf_failed")
+    assert code_of(tclient.post(f"/t-accounts/stores/{_city['store']}/accept")) == (403, "csrf_failed")
     tclient.cookies.set("o2o_csrf", "t")
     assert (
-        tclient.post(f"/t-accounts/stores/{STORE}/accept", headers={"X-CSRF-Token": "t"}).status_code == 200
+        tclient.post(f"/t-accounts/stores/{_city['store']}/accept", headers={"X-CSRF-Token": "t"}).status_code == 200
     )
 
 

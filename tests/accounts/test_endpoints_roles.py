@@ -28,7 +28,7 @@ def grants(db) -> set[tuple[str, str, uuid.UUID | None, uuid.UUID | None]]:
 
 
 @pytest.fixture
-def world(db, api, make_city):
+def world(db, api, make_city, make_store):
     """Two cities; an operator of city A, a platform-wide operator, a store owner in A, and a plain customer."""
     a, b = make_city("a"), make_city("b")
     people = {}
@@ -41,7 +41,7 @@ def world(db, api, make_city):
     ):
         token = api.token(phone)
         people[name] = (token, api.person_id(token))
-    store_a, store_a2 = uuid.uuid4(), uuid.uuid4()
+    store_a, store_a2 = make_store(a, "Store A"), make_store(a, "Store A2")
     with db.session() as s:
         service.ensure_role(s, people["op_a"][1], Role.PLATFORM_OPERATOR, city_id=a)
         service.ensure_role(s, people["op_all"][1], Role.PLATFORM_OPERATOR)

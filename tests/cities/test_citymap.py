@@ -28,7 +28,7 @@ def test_layout() -> None:
     assert m.districts[0].fill != m.districts[1].fill
     a, b, c = m.stores
     assert a.y < b.y and a.x < b.x < c.x  # north up, west left
-    assert 0 <= min(s.x for s in m.stores) and max(s.x for s in m.stores) <= m.width
+    assert min(s.x for s in m.stores) >= 0 and max(s.x for s in m.stores) <= m.width
     assert a.colour == CATEGORY_STYLE["food"][0] and c.colour == OTHER_STYLE[0]
     assert [(e.category, e.count) for e in m.legend] == [("food", 1), ("coffee", 1), ("unknown-kind", 1)]
 

@@ -8,12 +8,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from o2o.accounts.models import AuthSession, Favourite, OtpCode, Person, RoleGrant, scope_key
-from o2o.cities.models import City
 
 
 def _insert_ignore(session: Session, model: Any, values: dict[str, Any], conflict: list[str]) -> bool:
@@ -37,12 +36,8 @@ def _no_sync(stmt: Any) -> Any:
 # Cities (read only: whether one exists, its time zone). The cities domain owns the table.
 
 
-def city_exists(session: Session, city_id: uuid.UUID) -> bool:
-    return bool(session.scalar(select(exists().where(City.id == city_id))))
-
-
-def city_timezone(session: Session, city_id: uuid.UUID) -> str | None:
-    return session.scalar(select(City.timezone).where(City.id == city_id))
+def count_people(session: Session, home_city_id: uuid.UUID) -> int:
+    return session.scalar(select(func.count()).select_from(Person).where(Person.home_city_id == home_city_id)) or 0
 
 
 # --------------------------------------------------------------------------------------------------------------

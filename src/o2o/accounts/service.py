@@ -39,6 +39,7 @@ from o2o.accounts.permissions import (
     grants_of,
     scope_error,
 )
+from o2o.cities import service as cities
 from o2o.config import Settings
 from o2o.errors import AppError
 from o2o.kit.ids import uuid7
@@ -376,7 +377,7 @@ def get_person(session: Session, person_id: uuid.UUID) -> Person:
 
 def person_timezone(session: Session, person: Person) -> str:
     if person.home_city_id is not None:
-        return repository.city_timezone(session, person.home_city_id) or DEFAULT_TIMEZONE
+        return cities.city_timezone(session, person.home_city_id) or DEFAULT_TIMEZONE
     return DEFAULT_TIMEZONE
 
 
@@ -409,7 +410,7 @@ def update_profile(
             raise errors.unsupported_locale(SUPPORTED_LOCALES)
         person.locale = LOCALES[locale]
     if home_city_id is not UNSET:
-        if home_city_id is not None and not repository.city_exists(session, home_city_id):
+        if home_city_id is not None and not cities.city_exists(session, home_city_id):
             raise errors.unknown_city()
         person.home_city_id = home_city_id
     session.flush()
@@ -541,7 +542,7 @@ def _check_role_target(
 ) -> None:
     if repository.get_person(session, person_id) is None:
         raise errors.person_not_found()
-    if city_id is not None and not repository.city_exists(session, city_id):
+    if city_id is not None and not cities.city_exists(session, city_id):
         raise errors.unknown_city()
     if (
         store_id is not None
@@ -633,3 +634,8 @@ def purge_expired(session: Session) -> tuple[int, int]:
     codes = repository.purge_codes(session, moment - RATE_WINDOW)
     sessions = repository.purge_sessions(session, moment)
     return codes, sessions
+
+
+def count_people(session: Session, home_city_id: uuid.UUID) -> int:
+    """How many people call this city home."""
+    return repository.count_people(session, home_city_id)

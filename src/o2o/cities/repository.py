@@ -34,3 +34,7 @@ def districts_of(session: Session, city_id: uuid.UUID) -> Sequence[District]:
 
 def district_by_slug(session: Session, city_id: uuid.UUID, slug: str) -> District | None:
     return session.scalar(select(District).where(District.city_id == city_id, District.slug == slug))
+
+
+def timezone_of(session: Session, city_id: uuid.UUID) -> str | None:
+    return session.scalar(select(City.timezone).where(City.id == city_id))

@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass
 
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from o2o.cities import repository
@@ -244,10 +243,25 @@ def city_map(session: Session, city: City, width: float = 800.0) -> CityMap | No
 
 
 def count_people(session: Session, city_id: uuid.UUID) -> int:
-    """People whose home city this is (0 until the accounts tables exist)."""
-    from o2o.accounts import models as accounts_models
+    """People whose home city this is."""
+    from o2o.accounts import service as accounts  # accounts asks cities for time zones: import late
 
-    person = getattr(accounts_models, "Person", None)
-    if person is None:
-        return 0
-    return session.scalar(select(func.count()).select_from(person).where(person.home_city_id == city_id)) or 0
+    return accounts.count_people(session, city_id)
+
+
+# A city's time zone never changes once the city exists, so other domains may ask often and cheaply.
+_timezones: dict[uuid.UUID, str] = {}
+
+
+def city_timezone(session: Session, city_id: uuid.UUID) -> str | None:
+    """The city's IANA time zone, or None when there is no such city."""
+    tz = _timezones.get(city_id)
+    if tz is None:
+        tz = repository.timezone_of(session, city_id)
+        if tz is not None:
+            _timezones[city_id] = tz
+    return tz
+
+
+def city_exists(session: Session, city_id: uuid.UUID) -> bool:
+    return repository.timezone_of(session, city_id) is not None  # not cached: a city can be deleted

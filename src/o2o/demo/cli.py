@@ -22,7 +22,7 @@ def demo() -> None:
     """The demo city: a synthetic but realistic central Beijing, the same every time for the same seed."""
 
 
-class Size(str, enum.Enum):
+class Size(enum.StrEnum):
     small = "small"
     medium = "medium"
     large = "large"

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 _clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)  # noqa: E731
 

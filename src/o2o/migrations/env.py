@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from o2o.config import get_settings
 from o2o.db import make_null_pool_engine
 from o2o.models import metadata

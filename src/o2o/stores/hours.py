@@ -153,10 +153,7 @@ def is_open(hours: WeeklyHours | str | Mapping[str, Any], local: dt.datetime) ->
     """Is the store open at this local (city time zone) moment?"""
     hours = parse_hours(hours)
     m = minute_of_week(local)
-    for start, end in hours.intervals:
-        if start <= m < end or m < end - WEEK:
-            return True
-    return False
+    return any(start <= m < end or m < end - WEEK for start, end in hours.intervals)
 
 
 def next_change(hours: WeeklyHours | str | Mapping[str, Any], local: dt.datetime) -> dt.datetime | None:

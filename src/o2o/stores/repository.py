@@ -83,3 +83,17 @@ def map_points(session: Session, city_id: uuid.UUID) -> Sequence[Any]:
 
 def opening_hours_texts(session: Session, city_id: uuid.UUID) -> Sequence[str]:
     return session.scalars(select(Store.opening_hours).where(Store.city_id == city_id)).all()
+
+
+def best_rated(session: Session, city_id: uuid.UUID, limit: int) -> Sequence[Store]:
+    return session.scalars(
+        select(Store).where(Store.city_id == city_id).order_by(Store.rating.desc(), Store.id).limit(limit)
+    ).all()
+
+
+def city_of_store(session: Session, store_id: uuid.UUID) -> uuid.UUID | None:
+    return session.scalar(select(Store.city_id).where(Store.id == store_id))
+
+
+def names_of(session: Session, store_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    return dict(session.execute(select(Store.id, Store.name).where(Store.id.in_(store_ids))).tuples().all())

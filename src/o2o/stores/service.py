@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from o2o.accounts.favourites import Target, register_favourite_target
 from o2o.errors import AppError
 from o2o.kit.geo import bounding_box, h3_cells_within, haversine_m
 from o2o.kit.pagination import MAX_LIMIT, decode_cursor_key, encode_cursor
@@ -160,3 +161,25 @@ def fingerprint(session: Session, city_id: uuid.UUID) -> tuple[int, uuid.UUID | 
 def map_points(session: Session, city_id: uuid.UUID):  # type: ignore[no-untyped-def]
     """(id, name, category, lat, lng, district_id) of every store, in id order, for drawing the city."""
     return repository.map_points(session, city_id)
+
+
+def top_open_now(
+    session: Session, city_id: uuid.UUID, timezone: str, *, at: dt.datetime | None = None, limit: int = 8
+) -> list[schemas.Store]:
+    """The best-rated stores open at this moment (the landing page's "open now" list)."""
+    local = in_zone(at or now(), timezone)
+    found = []
+    for store in repository.best_rated(session, city_id, limit=max(limit * 25, 100)):
+        if hours_mod.is_open(store.opening_hours, local):
+            found.append(to_schema(store, local, None))
+            if len(found) == limit:
+                break
+    return found
+
+
+def _describe_stores(session: Session, store_ids: list[uuid.UUID]) -> dict[uuid.UUID, Target]:
+    return {store_id: Target(title=name) for store_id, name in repository.names_of(session, store_ids).items()}
+
+
+# People save stores as favourites; a store role grant is checked against the store's city through this too.
+register_favourite_target("store", repository.city_of_store, describe=_describe_stores)
