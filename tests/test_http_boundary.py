@@ -190,3 +190,14 @@ def test_request_id_is_echoed(tclient):
     r = tclient.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert r.headers["x-request-id"] == "abc-123"
     assert len(tclient.get("/healthz").headers["x-request-id"]) == 32
+
+
+def test_stored_answers_keep_no_secret_in_clear(tclient, db):
+    """A stored answer may hold a bearer token: neither it nor the key is readable from the database."""
+    r = tclient.post("/t/notes", json={"text": "secret-ish"}, headers={"Idempotency-Key": "key-in-clear?"})
+    assert r.status_code == 201
+    with db.sessionmaker() as s:
+        record = s.scalars(select(IdempotencyRecord)).one()
+        assert b"secret-ish" not in record.sealed
+        assert "key-in-clear?" not in record.key_digest
+        assert record.status_code == 201

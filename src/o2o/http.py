@@ -8,7 +8,6 @@ problem+json. Endpoints take the session with ``DbSession``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -57,30 +56,26 @@ class TransactionalRoute(APIRoute):
             session: Session = db.sessionmaker()
             request.state.db_session = session
             try:
-                record = None
+                record = keys = None
                 if key_header is not None:
                     key = idempotency.validate_key(key_header)
                     body = await request.body()
-                    scope = idempotency.scope_for(caller_identity(request), request.method, request.url.path)
-                    req_hash = idempotency.request_hash(
-                        request.method, request.url.path, request.url.query, body
-                    )
+                    path = request.url.path
+                    keys = idempotency.derive(settings.secret_key, caller_identity(request), request.method, path, key)
+                    request_mac = keys.request_mac(request.method, path, request.url.query, body)
                     replay, record = await run_in_threadpool(
-                        _claim_or_replay, session, scope, key, req_hash, settings.idempotency_ttl_hours
+                        _claim_or_replay, session, keys, request_mac, settings.idempotency_ttl_hours
                     )
                     if replay is not None:
                         await run_in_threadpool(session.close)
                         return replay
                 response = await endpoint_handler(request)
-                if record is not None and 200 <= response.status_code < 300 and hasattr(response, "body"):
-                    headers = [[k, v] for k, v in response.headers.items() if k.lower() in REPLAY_HEADERS]
-                    idempotency.finish(
-                        record,
-                        status_code=response.status_code,
-                        content_type=response.headers.get("content-type"),
-                        headers=headers,
-                        body=bytes(response.body),
-                    )
+                if record is not None and keys is not None and 200 <= response.status_code < 300 and hasattr(
+                    response, "body"
+                ):
+                    headers = [(k, v) for k, v in response.headers.items() if k.lower() in REPLAY_HEADERS]
+                    answer = idempotency.StoredAnswer(response.status_code, headers, bytes(response.body))
+                    idempotency.finish(record, keys, answer)
                 elif record is not None:
                     # A failure returned (not raised) still commits what it recorded, e.g. a spent sign-in try;
                     # its key is not remembered, so a retry runs again, as after a raised failure.
@@ -103,21 +98,22 @@ def _commit_and_close(session: Session) -> None:
 
 
 def _claim_or_replay(
-    session: Session, scope: str, key: str, req_hash: str, ttl_hours: int
+    session: Session, keys: idempotency.Keys, request_mac: str, ttl_hours: int
 ) -> tuple[Response | None, idempotency.IdempotencyRecord | None]:
     for _attempt in range(3):
-        existing = idempotency.find(session, scope, key)
+        existing = idempotency.find(session, keys)
         if existing is not None and existing.status_code:
-            idempotency.check_replay(existing, req_hash)
+            idempotency.check_replay(existing, request_mac)
+            answer = idempotency.open_answer(existing, keys)
             session.rollback()
-            response = Response(content=existing.body, status_code=existing.status_code)
-            response.raw_headers = [(b"content-length", str(len(existing.body)).encode())]
-            for name, value in json.loads(existing.headers_json):
+            response = Response(content=answer.body, status_code=answer.status_code)
+            response.raw_headers = [(b"content-length", str(len(answer.body)).encode())]
+            for name, value in answer.headers:
                 response.raw_headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
             response.raw_headers.append((idempotency.REPLAYED_HEADER.lower().encode(), b"true"))
             return response, None
         try:
-            return None, idempotency.claim(session, scope=scope, key=key, req_hash=req_hash, ttl_hours=ttl_hours)
+            return None, idempotency.claim(session, keys, request_mac, ttl_hours=ttl_hours)
         except idempotency.KeyTaken:
             session.rollback()  # the twin committed (or is committing): look again in a fresh transaction
     raise AppError(

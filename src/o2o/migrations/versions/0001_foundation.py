@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 14:43:28.683750
+Create Date: 2026-11-26 14:48:27.753591
 """
 
 from __future__ import annotations
@@ -39,17 +39,14 @@ def upgrade() -> None:
     )
     op.create_table('idempotency_keys',
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('scope', sa.String(length=64), nullable=False),
-    sa.Column('key', sa.String(length=255), nullable=False),
-    sa.Column('request_hash', sa.String(length=64), nullable=False),
+    sa.Column('key_digest', sa.String(length=64), nullable=False),
+    sa.Column('request_mac', sa.String(length=64), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=False),
-    sa.Column('content_type', sa.String(length=100), nullable=True),
-    sa.Column('headers_json', sa.String(), nullable=False),
-    sa.Column('body', sa.LargeBinary(), nullable=False),
+    sa.Column('sealed', sa.LargeBinary(), nullable=False),
     sa.Column('expires_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_at', o2o.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
-    sa.UniqueConstraint('scope', 'key', name=op.f('uq_idempotency_keys_scope_key'))
+    sa.UniqueConstraint('key_digest', name=op.f('uq_idempotency_keys_key_digest'))
     )
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idempotency_keys_expires_at'), ['expires_at'], unique=False)
