@@ -89,7 +89,11 @@ def optional_auth(request: Request, session: DbSession) -> service.Authenticated
     return auth
 
 
-def current_auth(
+# The dependencies below do no I/O: ``async def`` keeps them on the event loop instead of a thread-pool hop
+# each (every hop is a GIL hand-off that adds latency under load).
+
+
+async def current_auth(
     auth: Annotated[service.Authenticated | None, Depends(optional_auth)],
 ) -> service.Authenticated:
     if auth is None:
@@ -97,11 +101,11 @@ def current_auth(
     return auth
 
 
-def current_principal(auth: Annotated[service.Authenticated, Depends(current_auth)]) -> Principal:
+async def current_principal(auth: Annotated[service.Authenticated, Depends(current_auth)]) -> Principal:
     return auth.principal
 
 
-def optional_principal(
+async def optional_principal(
     auth: Annotated[service.Authenticated | None, Depends(optional_auth)],
 ) -> Principal | None:
     return None if auth is None else auth.principal
@@ -120,7 +124,7 @@ def require(action: Action, resource: Callable[..., Resource] | None = None) -> 
     """
     if resource is None:
 
-        def dependency(principal: CurrentPrincipal) -> Principal:
+        async def dependency(principal: CurrentPrincipal) -> Principal:
             authorize(principal, action, Resource(owner_id=principal.person_id))
             return principal
 
@@ -129,7 +133,7 @@ def require(action: Action, resource: Callable[..., Resource] | None = None) -> 
         # closure's ``resource`` from the annotation's string.
         target_dependency = Depends(resource)
 
-        def dependency(principal: CurrentPrincipal, target: Resource = target_dependency) -> Principal:
+        async def dependency(principal: CurrentPrincipal, target: Resource = target_dependency) -> Principal:
             authorize(principal, action, target)
             return principal
 

@@ -234,7 +234,14 @@ def purge_codes(session: Session, expired_before: dt.datetime) -> int:
 
 
 def session_by_token_hash(session: Session, token_hash: str) -> AuthSession | None:
-    return session.scalar(select(AuthSession).where(AuthSession.token_hash == token_hash))
+    """The session row; its person is loaded in the same query (into the identity map), since nearly every
+    authenticated request reads the person next."""
+    row = session.execute(
+        select(AuthSession, Person)
+        .join(Person, Person.id == AuthSession.person_id)
+        .where(AuthSession.token_hash == token_hash)
+    ).first()
+    return None if row is None else row[0]
 
 
 def active_sessions(session: Session, person_id: uuid.UUID, at: dt.datetime) -> Sequence[AuthSession]:
