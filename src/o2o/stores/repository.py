@@ -96,4 +96,4 @@ def city_of_store(session: Session, store_id: uuid.UUID) -> uuid.UUID | None:
 
 
 def names_of(session: Session, store_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    return dict(session.execute(select(Store.id, Store.name).where(Store.id.in_(store_ids))).tuples().all())
+    return {row.id: row.name for row in session.execute(select(Store.id, Store.name).where(Store.id.in_(store_ids)))}

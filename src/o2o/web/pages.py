@@ -1,4 +1,5 @@
-"""The landing page: the city on a map drawn by our own code, a few figures, and the ways in.
+"""The landing page: the city on a map drawn by our own code, a few figures, the best-rated stores open right
+now (each with a favourite button), and the ways in.
 
 The map (every district and store as inline SVG) is rendered once per city and kept in this process; it is
 drawn again when the city's stores change (their count or newest id), or for another locale.
@@ -16,10 +17,14 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from o2o import i18n
+from o2o.accounts import favourites
+from o2o.accounts.pages import page_auth
 from o2o.cities import service as cities
+from o2o.cities.citymap import category_style
 from o2o.cities.models import City
 from o2o.errors import AppError
 from o2o.http import DbSession, api_router
+from o2o.stores import service as stores
 from o2o.web.render import render, request_locale, templates
 
 router = api_router(include_in_schema=False)
@@ -52,6 +57,24 @@ def clear_map_cache() -> None:
         _map_cache.clear()
 
 
+OPEN_NOW_LIMIT = 8
+
+
+def open_now_context(request: Request, session: Session, overview: cities.Overview) -> dict[str, Any]:
+    """The "Open now" list: the best-rated stores open at the overview's moment (so the list agrees with the
+    "open now" figure), their category colours (those of the map's dots), and which ones the signed-in
+    person saved."""
+    city = overview.city
+    open_stores = stores.top_open_now(session, city.id, city.timezone, at=overview.local_time, limit=OPEN_NOW_LIMIT)
+    auth = page_auth(request)
+    saved = favourites.saved_targets(session, auth.person_id if auth else None, "store", [s.id for s in open_stores])
+    return {
+        "open_stores": open_stores,
+        "open_saved_ids": saved,
+        "category_colours": {s.category: category_style(s.category)[0] for s in open_stores},
+    }
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(
     request: Request,
@@ -77,5 +100,11 @@ def index(
     return render(
         request,
         "index.html",
-        {"overview": overview, "map_svg": map_svg, "nav": "home", "html_lang": html_lang},
+        {
+            "overview": overview,
+            "map_svg": map_svg,
+            "nav": "home",
+            "html_lang": html_lang,
+            **open_now_context(request, session, overview),
+        },
     )
