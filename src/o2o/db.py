@@ -172,3 +172,19 @@ def _run_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit(session: Session) -> None:
     session.info.pop(_AFTER_COMMIT, None)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Per-transaction memos: values read once per unit of work (e.g. the caller's grants, needed by authentication
+# and again by the endpoint). Forgotten whenever a transaction ends, so nothing stale crosses a commit.
+
+_MEMOS = "o2o_transaction_memos"
+
+
+def transaction_memo(session: Session, name: str) -> dict[Any, Any]:
+    return session.info.setdefault(_MEMOS, {}).setdefault(name, {})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_memos(session: Session, _transaction: Any) -> None:
+    session.info.pop(_MEMOS, None)

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from o2o.accounts.models import AuthSession, Favourite, OtpCode, Person, RoleGrant, scope_key
+from o2o.db import transaction_memo
 
 
 def _insert_ignore(session: Session, model: Any, values: dict[str, Any], conflict: list[str]) -> bool:
@@ -119,18 +120,18 @@ def mark_verified(
 
 
 def grants_for(session: Session, person_id: uuid.UUID) -> Sequence[RoleGrant]:
-    return session.scalars(
-        select(RoleGrant).where(RoleGrant.person_id == person_id).order_by(RoleGrant.id)
-    ).all()
+    """A person's grants, read once per unit of work: authentication and the profile both need them, and every
+    change to grants goes through this module, which forgets the memo."""
+    memo = transaction_memo(session, "accounts.grants")
+    if person_id not in memo:
+        memo[person_id] = session.scalars(
+            select(RoleGrant).where(RoleGrant.person_id == person_id).order_by(RoleGrant.id)
+        ).all()
+    return memo[person_id]
 
 
-def grant_rows(
-    session: Session, person_id: uuid.UUID
-) -> list[tuple[str, uuid.UUID | None, uuid.UUID | None]]:
-    rows = session.execute(
-        select(RoleGrant.role, RoleGrant.city_id, RoleGrant.store_id).where(RoleGrant.person_id == person_id)
-    )
-    return [(r.role, r.city_id, r.store_id) for r in rows]
+def _forget_grants(session: Session, person_id: uuid.UUID) -> None:
+    transaction_memo(session, "accounts.grants").pop(person_id, None)
 
 
 def _grant_where(
@@ -152,6 +153,7 @@ def insert_grant_if_new(
     store_id: uuid.UUID | None,
     granted_by: uuid.UUID | None,
 ) -> bool:
+    _forget_grants(session, person_id)
     return _insert_ignore(
         session,
         RoleGrant,
@@ -179,6 +181,7 @@ def delete_grant(
     result = session.execute(
         _no_sync(delete(RoleGrant).where(*_grant_where(person_id, role, city_id, store_id)))
     )
+    _forget_grants(session, person_id)
     return result.rowcount == 1
 
 
@@ -233,15 +236,14 @@ def purge_codes(session: Session, expired_before: dt.datetime) -> int:
 # Sessions
 
 
-def session_by_token_hash(session: Session, token_hash: str) -> AuthSession | None:
-    """The session row; its person is loaded in the same query (into the identity map), since nearly every
-    authenticated request reads the person next."""
+def session_by_token_hash(session: Session, token_hash: str) -> tuple[AuthSession, Person] | None:
+    """The session row and its person in one query: nearly every authenticated request reads the person next."""
     row = session.execute(
         select(AuthSession, Person)
         .join(Person, Person.id == AuthSession.person_id)
         .where(AuthSession.token_hash == token_hash)
     ).first()
-    return None if row is None else row[0]
+    return None if row is None else (row[0], row[1])
 
 
 def active_sessions(session: Session, person_id: uuid.UUID, at: dt.datetime) -> Sequence[AuthSession]:

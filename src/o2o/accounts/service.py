@@ -18,7 +18,7 @@ import re
 import secrets
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -97,6 +97,8 @@ class Authenticated:
     channel: str  # api | web
     signed_in_at: dt.datetime
     expires_at: dt.datetime
+    # Held so the session's identity map (weakly referencing) keeps the person for the rest of the request.
+    person: Person | None = field(default=None, repr=False, compare=False)
 
     @property
     def person_id(self) -> uuid.UUID:
@@ -320,10 +322,14 @@ def authenticate(session: Session, token: str) -> Authenticated:
     """The caller behind a bearer token or session cookie; ``invalid_token`` if unknown, expired or revoked."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise errors.invalid_token()
-    row = repository.session_by_token_hash(session, _token_hash(token))
-    if row is None or row.revoked_at is not None or row.expires_at <= now():
+    found = repository.session_by_token_hash(session, _token_hash(token))
+    if found is None:
+        raise errors.invalid_token()
+    row, person = found
+    if row.revoked_at is not None or row.expires_at <= now():
         raise errors.invalid_token()
     return Authenticated(
+        person=person,
         principal=load_principal(session, row.person_id),
         session_id=row.id,
         method=row.method,
@@ -334,7 +340,7 @@ def authenticate(session: Session, token: str) -> Authenticated:
 
 
 def load_principal(session: Session, person_id: uuid.UUID) -> Principal:
-    return Principal(person_id=person_id, grants=grants_of(repository.grant_rows(session, person_id)))
+    return Principal(person_id=person_id, grants=grants_of((g.role, g.city_id, g.store_id) for g in repository.grants_for(session, person_id)))
 
 
 def sign_out(session: Session, auth: Authenticated) -> None:
