@@ -62,18 +62,24 @@ def list_cities(session: Session, *, cursor: str | None, limit: int) -> Page[Cit
     return Page[CitySummary](items=[summary(c) for c in rows], next_cursor=next_cursor)
 
 
-def city_detail(session: Session, slug: str) -> CityDetail:
-    city = get_city(session, slug)
-    counts = stores_service.count_by_district(session, city.id)
-    districts = [
+def district_summaries(
+    session: Session, city: City, store_counts: dict[uuid.UUID | None, int]
+) -> list[DistrictSummary]:
+    return [
         DistrictSummary(
             slug=d.slug,
             name=d.name,
             center=LatLng(lat=d.center_lat, lng=d.center_lng),
-            store_count=counts.get(d.id, 0),
+            store_count=store_counts.get(d.id, 0),
         )
         for d in repository.districts_of(session, city.id)
     ]
+
+
+def city_detail(session: Session, slug: str) -> CityDetail:
+    city = get_city(session, slug)
+    counts = stores_service.count_by_district(session, city.id)
+    districts = district_summaries(session, city, counts)
     return CityDetail(**summary(city).model_dump(), store_count=sum(counts.values()), districts=districts)
 
 
@@ -205,15 +211,7 @@ def overview(session: Session, slug: str | None = None) -> Overview | None:
         return None
     city = get_city(session, slug) if slug else cities[0]
     counts = stores_service.count_by_district(session, city.id)
-    districts = [
-        DistrictSummary(
-            slug=d.slug,
-            name=d.name,
-            center=LatLng(lat=d.center_lat, lng=d.center_lng),
-            store_count=counts.get(d.id, 0),
-        )
-        for d in repository.districts_of(session, city.id)
-    ]
+    districts = district_summaries(session, city, counts)
     count, last_id = stores_service.fingerprint(session, city.id)
     moment = now()
     return Overview(
