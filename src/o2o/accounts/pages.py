@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -504,22 +505,41 @@ def me_page(request: Request, session: DbSession) -> Response:
     return _me_page(request, session, auth)
 
 
+def _me_form(
+    request: Request,
+    session: DbSession,
+    csrf_token: str,
+    form: str,
+    change: Callable[[service.Authenticated], object],
+    values: dict[str, str] | None = None,
+) -> Response:
+    """One profile form: signed in, CSRF checked, the change in a savepoint; on a refusal the page again with
+    the message and what was typed, else back to /me saying what was done."""
+    auth = _signed_in_or_redirect(request, "/me")
+    if isinstance(auth, Response):
+        return auth
+    if (bad := _csrf_error(request, csrf_token)) is not None:
+        return _me_page(request, session, auth, form=form, error=bad, values=values)
+    try:
+        with session.begin_nested():
+            change(auth)
+    except AppError as exc:
+        return _me_page(request, session, auth, form=form, error=exc, values=values)
+    return _redirect(f"/me?done={form}")
+
+
 @router.post("/me/profile")
 def me_profile(
     request: Request, session: DbSession, display_name: FormStr = "", csrf_token: FormStr = ""
 ) -> Response:
-    auth = _signed_in_or_redirect(request, "/me")
-    if isinstance(auth, Response):
-        return auth
-    values = {"display_name": display_name[:64]}
-    if (bad := _csrf_error(request, csrf_token)) is not None:
-        return _me_page(request, session, auth, form="profile", error=bad, values=values)
-    try:
-        with session.begin_nested():
-            service.update_profile(session, auth.principal, display_name=display_name.strip() or None)
-    except AppError as exc:
-        return _me_page(request, session, auth, form="profile", error=exc, values=values)
-    return _redirect("/me?done=profile")
+    return _me_form(
+        request,
+        session,
+        csrf_token,
+        "profile",
+        lambda auth: service.update_profile(session, auth.principal, display_name=display_name.strip() or None),
+        values={"display_name": display_name[:64]},
+    )
 
 
 @router.post("/me/password")
@@ -530,17 +550,13 @@ def me_password(
     current_password: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    auth = _signed_in_or_redirect(request, "/me")
-    if isinstance(auth, Response):
-        return auth
-    if (bad := _csrf_error(request, csrf_token)) is not None:
-        return _me_page(request, session, auth, form="password", error=bad)
-    try:
-        with session.begin_nested():
-            service.set_password(session, auth, password, current_password=current_password or None)
-    except AppError as exc:
-        return _me_page(request, session, auth, form="password", error=exc)
-    return _redirect("/me?done=password")
+    return _me_form(
+        request,
+        session,
+        csrf_token,
+        "password",
+        lambda auth: service.set_password(session, auth, password, current_password=current_password or None),
+    )
 
 
 @router.post("/me/real-name")
@@ -551,20 +567,15 @@ def me_real_name(
     id_number: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    auth = _signed_in_or_redirect(request, "/me")
-    if isinstance(auth, Response):
-        return auth
-    values = {"real_name": real_name[:64], "id_number": id_number[: identity.MAX_INPUT_LENGTH]}
-    if (bad := _csrf_error(request, csrf_token)) is not None:
-        return _me_page(request, session, auth, form="real-name", error=bad, values=values)
-    try:
-        with session.begin_nested():
-            service.submit_real_name(
-                session, request.app.state.settings, auth.principal, real_name, id_number
-            )
-    except AppError as exc:
-        return _me_page(request, session, auth, form="real-name", error=exc, values=values)
-    return _redirect("/me?done=real-name")
+    settings = request.app.state.settings
+    return _me_form(
+        request,
+        session,
+        csrf_token,
+        "real-name",
+        lambda auth: service.submit_real_name(session, settings, auth.principal, real_name, id_number),
+        values={"real_name": real_name[:64], "id_number": id_number[: identity.MAX_INPUT_LENGTH]},
+    )
 
 
 @router.post("/me/favourites/{kind}/{target_id}")
