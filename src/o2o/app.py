@@ -31,7 +31,7 @@ ROUTERS = [
     "o2o.web.pages:router",
 ]
 # Modules imported for their side effects only (worker jobs, outbox handlers) when they have no router.
-JOB_MODULES = ["o2o.models", "o2o.jobs"]
+JOB_MODULES = ["o2o.models", "o2o.jobs", "o2o.wallet.jobs"]
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
