@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from o2o.accounts import favourites, service
-from o2o.cities.models import City
 from o2o.db import Database
 from o2o.outbox import OutboxMessage
+from tests.factories import new_city
 
 PHONE = "+8613800138000"
 OTHER_PHONE = "+8613900139000"
@@ -107,16 +107,7 @@ def api(client: TestClient, db: Database) -> Api:
 def make_city(db: Database):
     def make(slug: str = "testville", timezone: str = "Asia/Shanghai") -> uuid.UUID:
         with db.session() as s:
-            city = City(
-                slug=slug,
-                name=slug.title(),
-                country_code="CN",
-                timezone=timezone,
-                currency="CNY",
-                locale="zh-CN",
-                center_lat=39.9,
-                center_lng=116.4,
-            )
+            city = new_city(slug, timezone=timezone)
             s.add(city)
             s.flush()
             return city.id

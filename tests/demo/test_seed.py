@@ -24,6 +24,7 @@ from o2o.kit.geo import h3_cell, polygon_from_geojson
 from o2o.kit.ids import uuid7_time_ms
 from o2o.stores import hours
 from o2o.stores.models import CATEGORIES, Merchant, Store
+from tests.factories import new_city
 
 CITY_TABLES = (City, District, Merchant, Store, Person, RoleGrant)
 ROLES = {
@@ -173,16 +174,7 @@ def test_seeding_an_existing_city_is_refused_and_changes_nothing(db: Database) -
 def test_replace_touches_no_other_city(db: Database) -> None:
     seed(db)
     with db.session() as s:
-        other = City(
-            slug="elsewhere",
-            name="Elsewhere",
-            country_code="CN",
-            timezone="Asia/Shanghai",
-            currency="CNY",
-            locale="zh-CN",
-            center_lat=31.23,
-            center_lng=121.47,
-        )
+        other = new_city("elsewhere", center=(31.23, 121.47))
         s.add(other)
         s.flush()
         person = Person(phone_e164="+8613912345678", display_name="Other", locale="en", home_city_id=other.id)

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import func, select
 
 from o2o import worker
-from o2o.cities.models import City
 from o2o.kit.ids import uuid7
 from o2o.kit.time import frozen_clock
 from o2o.wallet import jobs as wallet_jobs  # noqa: F401  (registers wallet.expire_pending)
@@ -37,6 +36,7 @@ from o2o.wallet.ledger import (
     new_account,
 )
 from o2o.wallet.models import WalletAccount, WalletFailedTransfer, WalletTransfer
+from tests.factories import new_city
 
 R = CreateTransferResult
 A = CreateAccountResult
@@ -85,16 +85,7 @@ def _count(session, model) -> int:
 
 
 def test_create_accounts_exists_and_city(session) -> None:
-    city = City(
-        slug="sh",
-        name="Shanghai",
-        country_code="CN",
-        timezone="Asia/Shanghai",
-        currency="CNY",
-        locale="zh-CN",
-        center_lat=31.23,
-        center_lng=121.47,
-    )
+    city = new_city("sh", name="Shanghai", center=(31.23, 121.47))
     session.add(city)
     session.flush()
     city_id = city.id
