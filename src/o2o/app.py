@@ -28,16 +28,24 @@ ROUTERS = [
     "o2o.accounts.endpoints:router",
     "o2o.accounts.pages:router",
     "o2o.cities.endpoints:router",
+    "o2o.wallet.endpoints:router",
+    "o2o.wallet.pages:router",
     "o2o.web.pages:router",
+    "o2o.wallet.channels.sim.endpoints:router",
 ]
 # Modules imported for their side effects only (worker jobs, outbox handlers) when they have no router.
-JOB_MODULES = ["o2o.models", "o2o.jobs", "o2o.wallet.jobs"]
+JOB_MODULES = ["o2o.models", "o2o.jobs", "o2o.wallet.jobs", "o2o.wallet.channels.sim.jobs"]
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 OPENAPI_TAGS = [
     {"name": "accounts", "description": "Sign-up and sign-in by phone, sessions, profile, real-name, favourites."},
     {"name": "cities", "description": "Cities and their districts."},
+    {
+        "name": "wallet",
+        "description": "The wallet: balance, top-ups, payments (wallet, alipay-sim, wechatpay-sim), refunds, "
+        "settlement, statements and reconciliation.",
+    },
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
 
@@ -54,7 +62,8 @@ def load_modules() -> list:
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, settings=settings)
+    db.settings = settings  # the jobs of this app read its settings (tests share one Database across apps)
     routers = load_modules()
 
     @asynccontextmanager

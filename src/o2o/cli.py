@@ -113,7 +113,7 @@ def worker(
     configure_logging(settings.log_level, settings.log_format)
     prepare_database(upgrade_sqlite=False)
     load_modules()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings=settings)
     if once:
         print(json.dumps(run_once(db)))
         return

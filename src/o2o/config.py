@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = 24
     sms_backend: Literal["outbox"] = "outbox"
 
+    public_url: str = Field(
+        default="", description="Base URL the outside world (payment channels, cashiers) uses to reach us"
+    )
+    payment_timeout_minutes: int = 15
+    channel_sim_seed: int = 7
+    channel_sim_duplicate_rate: float = 0.3
+    channel_sim_tamper_rate: float = 0.15
+    channel_sim_max_delay_seconds: float = 5.0
+
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == DEV_SECRET:
@@ -56,6 +65,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        """``public_url``, or where ``o2o serve`` listens."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def dev_tools_enabled(self) -> bool:

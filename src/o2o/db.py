@@ -120,8 +120,11 @@ def make_null_pool_engine(url: str) -> Engine:
 class Database:
     """An engine and its session factory. One per process (the app keeps it on ``app.state.db``)."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False, settings: Any = None) -> None:
         self.url = url
+        # The owning process's settings (``o2o.config.Settings``), for worker jobs that need more than the
+        # database (channel keys, the public URL). None in scripts that only touch tables.
+        self.settings = settings
         self.engine = make_engine(url, pool_size=pool_size, echo=echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
 

@@ -7,7 +7,7 @@ from o2o.db import Database
 from o2o.worker import periodic
 
 
-@periodic("outbox.deliver", every=2.0)
+@periodic("outbox.deliver", every=2.0, wakeable=True)
 def deliver_outbox(db: Database) -> int:
     return outbox.deliver_due(db)
 

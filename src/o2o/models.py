@@ -9,5 +9,6 @@ from o2o.cities import models as cities_models  # noqa: F401
 from o2o.db import Base
 from o2o.stores import models as stores_models  # noqa: F401
 from o2o.wallet import models as wallet_models  # noqa: F401
+from o2o.wallet.channels.sim import models as channel_sim_models  # noqa: F401
 
 metadata = Base.metadata

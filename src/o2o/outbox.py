@@ -67,6 +67,12 @@ def on_enqueue(wake: Callable[[], None]) -> None:
     _wakeups.append(wake)
 
 
+def wake_after_commit(session: Session) -> None:
+    """Wake the in-process worker once this transaction commits (due work was written outside the outbox)."""
+    for wake in _wakeups:
+        on_commit(session, wake)
+
+
 def enqueue(session: Session, topic: str, payload: dict[str, Any], *, city_id: uuid.UUID | None = None) -> OutboxMessage:
     message = OutboxMessage(topic=topic, payload=json.dumps(payload, sort_keys=True), city_id=city_id)
     session.add(message)

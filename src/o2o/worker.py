@@ -32,16 +32,18 @@ class Job:
     every: float
     fn: JobFn
     next_run: float = field(default=0.0)
+    wakeable: bool = False  # run at once when a commit wrote due work (``Worker.wake``)
 
 
 _jobs: dict[str, Job] = {}
 
 
-def periodic(name: str, every: float) -> Callable[[JobFn], JobFn]:
-    """Register ``fn(db) -> count`` to run every ``every`` seconds. It opens its own units of work."""
+def periodic(name: str, every: float, *, wakeable: bool = False) -> Callable[[JobFn], JobFn]:
+    """Register ``fn(db) -> count`` to run every ``every`` seconds. It opens its own units of work. A
+    ``wakeable`` job also runs as soon as a commit wakes the worker (outbox messages, due payments)."""
 
     def register(fn: JobFn) -> JobFn:
-        _jobs[name] = Job(name, every, fn)
+        _jobs[name] = Job(name, every, fn, wakeable=wakeable)
         return fn
 
     return register
@@ -81,9 +83,9 @@ class Worker:
         self._wake = threading.Event()
 
     def wake(self) -> None:
-        """Run due jobs now (called after a commit that enqueued outbox messages)."""
+        """Run the wakeable jobs now (called after a commit that wrote due work: outbox messages, payments)."""
         for job in jobs():
-            if job.name == "outbox.deliver":
+            if job.wakeable:
                 job.next_run = 0.0
         self._wake.set()
 

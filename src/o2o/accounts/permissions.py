@@ -81,6 +81,10 @@ class Action(enum.StrEnum):
     FLEET_OPERATE = "fleet.operate"  # maintain and rebalance bikes, manage parking zones
     HOMES_LIST = "homes.list"  # publish and manage home listings
     CITY_OPERATE = "city.operate"  # districts, settlement, support for a city
+    WALLET_USE = "wallet.use"  # see one's balance and history, top up, pay
+    PAYMENT_REFUND = "payment.refund"  # refund a sale (its store's owner, the city's operators) or one's top-up
+    STORE_FINANCE = "store.finance"  # a store's statements
+    PLATFORM_FINANCE = "platform.finance"  # channel reconciliation: the platform's own money
 
 
 class Match(enum.StrEnum):
@@ -172,6 +176,14 @@ RULES: dict[Action, tuple[Rule, ...]] = {
     Action.FLEET_OPERATE: (Rule(Match.CITY, Role.FLEET_OPERATOR), Rule(Match.CITY, Role.PLATFORM_OPERATOR)),
     Action.HOMES_LIST: (Rule(Match.CITY, Role.HOME_AGENT),),
     Action.CITY_OPERATE: (Rule(Match.CITY, Role.PLATFORM_OPERATOR),),
+    Action.WALLET_USE: _SELF,
+    Action.PAYMENT_REFUND: (
+        Rule(Match.SELF),  # the resource names an owner only for a top-up: one's own wallet money
+        Rule(Match.STORE, Role.MERCHANT_OWNER),
+        Rule(Match.CITY, Role.PLATFORM_OPERATOR),
+    ),
+    Action.STORE_FINANCE: (Rule(Match.STORE, Role.MERCHANT_OWNER), Rule(Match.CITY, Role.PLATFORM_OPERATOR)),
+    Action.PLATFORM_FINANCE: (Rule(Match.GLOBAL, Role.PLATFORM_OPERATOR),),
 }
 
 

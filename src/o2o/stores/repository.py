@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from o2o.kit.pagination import paginate
-from o2o.stores.models import Store
+from o2o.stores.models import Merchant, Store
 
 
 def page_of_stores(
@@ -97,3 +97,15 @@ def city_of_store(session: Session, store_id: uuid.UUID) -> uuid.UUID | None:
 
 def names_of(session: Session, store_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     return {row.id: row.name for row in session.execute(select(Store.id, Store.name).where(Store.id.in_(store_ids)))}
+
+
+def for_sale(session: Session, store_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """(store id, city id, store name, merchant's commission rate, city currency), or None."""
+    from o2o.cities.models import City
+
+    return session.execute(
+        select(Store.id, Store.city_id, Store.name, Merchant.commission_rate_bp, City.currency)
+        .join(Merchant, Merchant.id == Store.merchant_id)
+        .join(City, City.id == Store.city_id)
+        .where(Store.id == store_id)
+    ).one_or_none()

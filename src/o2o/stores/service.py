@@ -183,3 +183,19 @@ def _describe_stores(session: Session, store_ids: list[uuid.UUID]) -> dict[uuid.
 
 # People save stores as favourites; a store role grant is checked against the store's city through this too.
 register_favourite_target("store", repository.city_of_store, describe=_describe_stores)
+
+
+@dataclass(frozen=True)
+class StoreForSale:
+    """What the wallet needs to sell on a store's behalf."""
+
+    store_id: uuid.UUID
+    city_id: uuid.UUID
+    name: str
+    commission_rate_bp: int
+    currency: str
+
+
+def store_for_sale(session: Session, store_id: uuid.UUID) -> StoreForSale | None:
+    row = repository.for_sale(session, store_id)
+    return None if row is None else StoreForSale(*row)
