@@ -37,7 +37,7 @@ migration-initial: install ## regenerate the initial migration from the models (
 	rm -f var/migration-scratch.db
 
 i18n-extract: install ## collect translatable text into src/o2o/locale/o2o.pot and update the catalogues
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -o src/o2o/locale/o2o.pot src
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k N_ -k gettext -k ngettext:1,2 -o src/o2o/locale/o2o.pot src
 	for po in src/o2o/locale/*/LC_MESSAGES/o2o.po; do [ -e "$$po" ] && $(VENV)/bin/pybabel update -D o2o -i src/o2o/locale/o2o.pot -d src/o2o/locale -l $$(basename $$(dirname $$(dirname $$po))); done; true
 
 i18n-compile: install ## compile the .po catalogues to .mo (the server reads these)

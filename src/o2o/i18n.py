@@ -73,7 +73,9 @@ _ = gettext
 
 def format_money(amount_minor: int, currency: str, locale: str | None = None) -> str:
     exponent = MINOR_UNITS[currency]
-    return _babel_currency(amount_minor / 10**exponent, currency, locale=locale or current_locale())
+    text = _babel_currency(amount_minor / 10**exponent, currency, locale=locale or current_locale())
+    # Babel writes "CN¥" outside Chinese locales; in a yuan city everyone reads "¥".
+    return text.replace("CN¥", "¥") if currency == "CNY" else text
 
 
 def format_datetime(value: dt.datetime, timezone: str, locale: str | None = None, fmt: str = "medium") -> str:

@@ -216,3 +216,18 @@ def test_a_tampered_callback_changes_nothing(
     deliver_all(db, app)
     assert client.get(f"/api/wallet/payment-intents/{intent_id}", headers=customer).json()["status"] == "succeeded"
     assert count(db, WalletTransfer) == 1
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_an_app_opens_the_cashier_from_next_action_without_a_page_session(
+    app, client: TestClient, db: Database, shop: Shop, customer, in_process: TestClient, channel: str  # type: ignore[no-untyped-def]
+) -> None:
+    intent = client.post("/api/wallet/payment-intents", json={"store_id": str(shop.store_id), "amount": 450},
+                         headers=customer).json()
+    confirmed = client.post(f"/api/wallet/payment-intents/{intent['id']}/confirm", json={"method": channel},
+                            headers=customer).json()
+    url = confirmed["next_action"]["url"]
+    hand_off = in_process.get(url, follow_redirects=False)  # a browser with no cookie of ours
+    assert hand_off.status_code == 303 and "/sim/" in hand_off.headers["location"]
+    forged = in_process.get(url[:-3] + "AAA", follow_redirects=False)
+    assert forged.status_code == 303 and "/sim/" not in forged.headers["location"]  # sign in first

@@ -97,7 +97,7 @@ def test_a_channel_confirm_gives_the_cashier_hand_off(client: TestClient, db: Da
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "processing" and body["method"] == "wechatpay-sim"
-    assert body["next_action"]["url"].endswith(f"/wallet/payments/{intent['id']}/checkout")
+    assert f"/wallet/payments/{intent['id']}/checkout?t=" in body["next_action"]["url"]
     r = client.post(f"/api/wallet/payment-intents/{intent['id']}/confirm", json={"method": "bitcoin"},
                     headers=customer)
     assert r.status_code == 422

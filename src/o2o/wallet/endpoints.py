@@ -54,7 +54,9 @@ CODE_NAMES = {code.value: code.name.lower() for code in payments.chart.TransferC
 def intent_out(request: Request, intent: PaymentIntent) -> PaymentIntentOut:
     out = PaymentIntentOut.model_validate(intent, from_attributes=True)
     if intent.status == "processing" and not intent.close_requested:
-        out.next_action = NextAction(url=f"{request.app.state.settings.base_url}/wallet/payments/{intent.id}/checkout")
+        settings = request.app.state.settings
+        token = payments.checkout_token(settings, intent.id)
+        out.next_action = NextAction(url=f"{settings.base_url}/wallet/payments/{intent.id}/checkout?t={token}")
     return out
 
 

@@ -483,11 +483,25 @@ def payment_cancel(request: Request, session: DbSession, intent_id: str, csrf_to
 @router.get("/wallet/payments/{intent_id}/checkout", response_class=HTMLResponse)
 def payment_checkout(request: Request, session: DbSession, intent_id: str) -> Response:
     """The hand-off to the channel's cashier. The checks read with this request's session; the transaction then
-    ends before the channel is asked for the cashier's address (``payments.checkout_url`` opens its own)."""
-    found = _my_intent(request, session, intent_id)
-    if isinstance(found, Response):
-        return found
-    _auth, intent = found
+    ends before the channel is asked for the cashier's address (``payments.checkout_url`` opens its own).
+
+    The API's ``next_action.url`` carries a signed token (``?t=``) instead of a page session: an app signed in
+    with a bearer token opens it in a browser."""
+    parsed = _parse_id(intent_id)
+    token = request.query_params.get("t")
+    ticket = parsed is not None and token is not None and payments.checkout_token_valid(
+        request.app.state.settings, parsed, token
+    )
+    if ticket:
+        assert parsed is not None
+        intent = session.get(PaymentIntent, parsed)
+        if intent is None:
+            return _not_found(request, "payment_intent_not_found")
+    else:
+        found = _my_intent(request, session, intent_id)
+        if isinstance(found, Response):
+            return found
+        _auth, intent = found
     key = intent.id
     back = f"/wallet/payments/{key}"
     if intent.status != IntentStatus.PROCESSING or intent.close_requested:
@@ -694,10 +708,11 @@ def store_statement_page(request: Request, session: DbSession, store_id: str, da
         )
 
     statement = statement_of(shown)
-    nets = [
-        (d, statement.total_net if d == shown else statement_of(d).total_net)
-        for d in (shown - dt.timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1))
-    ]
+    per_day = payments.net_settled_by_day(
+        session, store_id=store.store_id, first=shown - dt.timedelta(days=CHART_DAYS - 1), last=shown,
+        timezone=timezone,
+    )
+    nets = sorted(per_day.items())
     return render(
         request,
         "wallet/statement.html",

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -287,10 +289,10 @@ def pay_from_wallet(
         raise e.expired()
     wallet = chart.customer_wallet(payer_id, intent.currency)
     target = _target_account(intent)
-    chart.ensure(session, [wallet, target], now)
     try:
         # A savepoint, so that a refusal leaves nothing behind even for a caller that catches the error.
         with session.begin_nested():
+            chart.ensure(session, [wallet, target], now)
             result = _pay_from_wallet_once(session, intent, wallet, target, now)
     except _AlreadyMoved:
         intent = get_intent(session, intent_id)
@@ -648,6 +650,18 @@ def _channel(name: str, settings: Settings) -> ch.Channel:
     from o2o.wallet.channels import get_channel
 
     return get_channel(name, settings)
+
+
+def checkout_token(settings: Settings, intent_id: uuid.UUID) -> str:
+    """A token that lets whoever holds the hand-off link open the intent's cashier without a page session (an
+    app with a bearer token opens ``next_action.url`` in a browser). The cashier itself is such a bearer link at
+    the real providers too; the token only proves the link came from us."""
+    mac = hmac.new(settings.secret_key.encode(), f"checkout:{intent_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+def checkout_token_valid(settings: Settings, intent_id: uuid.UUID, token: str) -> bool:
+    return hmac.compare_digest(checkout_token(settings, intent_id), token)
 
 
 def trade_request(settings: Settings, intent: PaymentIntent) -> ch.TradeRequest:
@@ -1271,6 +1285,26 @@ def _posted_balance_before(session: Session, account_id: uuid.UUID, moment: dt.d
         select(func.coalesce(func.sum(T.amount), 0)).where(T.debit_account_id == account_id, T.created_at < moment, settled)
     )
     return int(credit) - int(debit)
+
+
+def net_settled_by_day(
+    session: Session, *, store_id: uuid.UUID, first: dt.date, last: dt.date, timezone: str
+) -> dict[dt.date, int]:
+    """What a store received per local day from ``first`` to ``last`` (one query; days without sales are 0)."""
+    start, _ = _day_bounds(first, timezone)
+    _, end = _day_bounds(last, timezone)
+    zone = ZoneInfo(timezone)
+    days = {first + dt.timedelta(days=n): 0 for n in range((last - first).days + 1)}
+    rows = session.execute(
+        select(PaymentIntent.settled_at, PaymentIntent.settled_merchant).where(
+            PaymentIntent.store_id == store_id, PaymentIntent.settled_at >= start, PaymentIntent.settled_at < end
+        )
+    )
+    for settled_at, net in rows:
+        day = settled_at.astimezone(zone).date()
+        if day in days:
+            days[day] += net
+    return days
 
 
 def statement(
