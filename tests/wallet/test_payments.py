@@ -7,6 +7,7 @@ channels' own signing and delivery are tested in ``tests/wallet/channels``.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -301,9 +302,57 @@ def test_settlement_splits_the_sale_in_one_batch_once(db: Database, cfg: Setting
     with db.session() as s:
         payments.settle(s, intent.id, courier_person_id=shop.courier_id, courier_fee=600, now=T0)
     assert transfer_count(db) == before
+    assert_ledger_sound(db)
+
+
+def test_a_settled_sale_refunds_from_the_store_and_the_platform_in_proportion(
+    db: Database, cfg: Settings, shop: Shop
+) -> None:
+    intent = paid_from_wallet(db, cfg, shop, 10_000)
+    with db.session() as s:
+        payments.settle(s, intent.id, courier_person_id=shop.courier_id, courier_fee=1_000, now=T0)
+    # 9,000 distributed: commission 15% = 1,350, merchant 7,650; the courier keeps 1,000.
+    receivable = chart.merchant_receivable(shop.store_id, shop.city_id, "CNY")
+    revenue = chart.platform_revenue(shop.city_id, "CNY")
+    with db.session() as s:
+        first = payments.refund(s, intent.id, refund_no="late-1", amount=333, now=T0)
+    assert (first.reversed_merchant, first.reversed_commission) == (283, 50)  # 333 * 0.15 = 49.95 -> 50
+    with db.session() as s:
+        payments.refund(s, intent.id, refund_no="late-2", amount=8_667, now=T0)
+    done = get(db, intent.id)
+    assert (done.reversed_merchant, done.reversed_commission) == (7_650, 1_350)  # exactly all of it, no drift
+    assert balance(db, receivable) == 0 and balance(db, revenue) == 0
+    assert balance(db, chart.courier_payable(shop.courier_id, shop.city_id, "CNY")) == 1_000
+    assert wallet_of(db, shop.customer_id).available == 9_000
     with db.session() as s, pytest.raises(AppError) as refused:
-        payments.refund(s, intent.id, refund_no="late", amount=1, now=T0)
-    assert refused.value.code == "payment_settled"
+        payments.refund(s, intent.id, refund_no="late-3", amount=1, now=T0)
+    assert refused.value.code == "refund_exceeds_payment"
+    with db.sessionmaker() as s:
+        day = payments.statement(s, day=dt.date(2026, 11, 26), timezone="Asia/Shanghai", currency="CNY",
+                                 store_id=shop.store_id, city_id=shop.city_id)
+    assert day.total_net == 0 and len(day.lines) == 3  # the sale and its two refunds
+    assert_ledger_sound(db)
+
+
+def test_a_settled_sale_cannot_refund_more_than_the_store_still_holds(
+    db: Database, cfg: Settings, shop: Shop
+) -> None:
+    intent = paid_from_wallet(db, cfg, shop, 1_000)
+    with db.session() as s:
+        payments.settle(s, intent.id, now=T0)
+    receivable = chart.merchant_receivable(shop.store_id, shop.city_id, "CNY")
+    with db.session() as s:  # the store's money went elsewhere (a payout, in time)
+        payments._must(payments._transfer(s, [payments.Transfer(
+            id=uuid.uuid4(), debit_account_id=receivable.id,
+            credit_account_id=chart.platform_revenue(shop.city_id, "CNY").id, amount=850, currency="CNY", code=99,
+        )], T0), "a test payout")
+    with db.session() as s, pytest.raises(AppError) as refused:
+        payments.refund(s, intent.id, refund_no="r", amount=500, now=T0)
+    assert refused.value.code == "merchant_balance_insufficient"
+    after = get(db, intent.id)
+    assert (after.refunded_amount, after.reversed_merchant) == (0, 0)
+    with db.sessionmaker() as s:
+        assert s.scalar(select(func.count()).select_from(Refund)) == 0
     assert_ledger_sound(db)
 
 

@@ -21,6 +21,8 @@ How money moves (debit -> credit):
 * refund to the wallet: escrow -> wallet; back through the channel: escrow -> clearing (reserved as a pending
   transfer while the channel works, posted when it confirms, voided if it refuses)
 * settlement, one linked batch: escrow -> store receivable, escrow -> revenue, escrow -> courier payable
+* refund of a settled sale, one linked batch: store receivable -> escrow and revenue -> escrow (in proportion to
+  what each got; the courier keeps the fee), then escrow -> wallet or -> clearing as above
 
 Summed over a currency everything is zero (the ledger's conservation invariant); the escrow's balance is exactly
 the money paid for sales that have neither settled nor been refunded.
@@ -52,6 +54,7 @@ class TransferCode(IntEnum):
     SETTLE_COMMISSION = 5
     SETTLE_COURIER = 6
     RETURN_UNACCEPTED = 7  # money a channel collected that we could not accept (wrong amount) goes back
+    CLAWBACK = 8  # a settled sale's refund taken back from the store and the platform
 
 
 @dataclass(frozen=True)

@@ -273,11 +273,13 @@ def _refundable(intent_id: uuid.UUID, session: DbSession) -> Resource:
     description=(
         "By the store's owner or the city's operators (a person may refund their own unspent top-up). Idempotent "
         "by `refund_no`; never more than what was paid. A wallet payment goes back to the wallet at once; a "
-        "channel payment goes back through the channel (`pending` until it confirms) unless `to_wallet`."
+        "channel payment goes back through the channel (`pending` until it confirms) unless `to_wallet`. A settled "
+        "sale is refunded from the store's balance and the platform's commission in proportion (the courier keeps "
+        "the fee)."
     ),
     responses=problem_responses(
         *AUTH_ERRORS, account_errors.FORBIDDEN, e.INTENT_NOT_FOUND, e.NOT_REFUNDABLE, e.REFUND_EXCEEDS_PAYMENT,
-        e.REFUND_NO_REUSED, e.ALREADY_SETTLED, e.INSUFFICIENT_FUNDS,
+        e.REFUND_NO_REUSED, e.MERCHANT_BALANCE_INSUFFICIENT, e.INSUFFICIENT_FUNDS,
     ),
 )
 def create_refund(

@@ -14,7 +14,7 @@ NOT_REFUNDABLE = (409, "payment_not_refundable")
 REFUND_EXCEEDS_PAYMENT = (409, "refund_exceeds_payment")
 REFUND_NO_REUSED = (409, "refund_no_reused")
 REFUND_IN_PROGRESS = (409, "refund_in_progress")
-ALREADY_SETTLED = (409, "payment_settled")
+MERCHANT_BALANCE_INSUFFICIENT = (409, "merchant_balance_insufficient")
 NOT_SETTLEABLE = (409, "payment_not_settleable")
 UNKNOWN_CHANNEL = (400, "unknown_channel")
 UNKNOWN_STORE = (400, "unknown_store")
@@ -69,10 +69,6 @@ def refund_in_progress() -> AppError:
     return _error(REFUND_IN_PROGRESS, "A refund of this payment is still being processed by the channel.")
 
 
-def already_settled() -> AppError:
-    return _error(ALREADY_SETTLED, "This sale is settled: its money has gone to the merchant.")
-
-
 def not_settleable(why: str) -> AppError:
     return _error(NOT_SETTLEABLE, why)
 
@@ -99,3 +95,10 @@ def channel_unavailable() -> AppError:
 
 def bill_not_ready() -> AppError:
     return _error(RECONCILIATION_NOT_READY, "The channel's bill for this day is not available yet.")
+
+
+def merchant_balance_insufficient() -> AppError:
+    return _error(
+        MERCHANT_BALANCE_INSUFFICIENT,
+        "This sale is settled and the store's balance no longer covers the refund.",
+    )

@@ -132,6 +132,9 @@ class PaymentIntent(IdMixin, CreatedAtMixin, Base):
     settled_merchant: Mapped[int] = mapped_column(BigInteger, default=0)
     settled_commission: Mapped[int] = mapped_column(BigInteger, default=0)
     settled_courier: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Refunds after settlement take the money back from the merchant and the platform, in proportion.
+    reversed_merchant: Mapped[int] = mapped_column(BigInteger, default=0)
+    reversed_commission: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column()
 
 
@@ -188,6 +191,9 @@ class Refund(IdMixin, CreatedAtMixin, Base):
     succeeded_at: Mapped[dt.datetime | None] = mapped_column()
     next_check_at: Mapped[dt.datetime | None] = mapped_column()
     checks: Mapped[int] = mapped_column(Integer, default=0)
+    # A refund of a settled sale: what it took back from the store and from the platform's commission.
+    reversed_merchant: Mapped[int] = mapped_column(BigInteger, default=0)
+    reversed_commission: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Reconciliation(IdMixin, CreatedAtMixin, Base):

@@ -300,7 +300,7 @@ def pay_from_wallet(
             return intent
         raise e.not_payable(intent.status) from None
     except _Refused as refused:
-        available = ledger.balances(session, [wallet.id])[wallet.id].available
+        available = wallet_balance(session, payer_id, intent.currency).available
         raise e.insufficient_funds(available, intent.amount) from refused
     _must([result], "a wallet payment")
     return get_intent(session, intent_id)
@@ -506,16 +506,8 @@ def _returning_refund(
         ),
         "an unaccepted channel payment",
     )
-    _open_channel_refund(
-        session,
-        intent,
-        trade,
-        source=escrow,
-        refund_no=f"return-{trade.out_trade_no}",
-        amount=amount,
-        reason="unaccepted_payment",
-        requested_by=None,
-        now=now,
+    _returning_refund_record(
+        session, intent, trade, source=escrow, refund_no=f"return-{trade.out_trade_no}", amount=amount, now=now
     )
     log.warning("channel_payment_returned", intent=str(intent.id), trade=trade.out_trade_no, amount=amount)
 
@@ -766,10 +758,34 @@ def claim_due_intents(db: Database, now: dt.datetime | None = None, limit: int =
 # ---------------------------------------------------------------------------------------------------- refunds
 
 
-def _open_channel_refund(
+def _clawback_legs(intent: PaymentIntent, refund_id: uuid.UUID, merchant: int, commission: int) -> list[Transfer]:
+    """Take a settled sale's refund back from the store and the platform into the escrow (linked to what follows)."""
+    assert intent.store_id is not None
+    escrow = chart.sales_escrow(intent.city_id, intent.currency)
+    legs = [
+        (chart.merchant_receivable(intent.store_id, intent.city_id, intent.currency), merchant, "clawback-merchant"),
+        (chart.platform_revenue(intent.city_id, intent.currency), commission, "clawback-commission"),
+    ]
+    return [
+        Transfer(
+            id=chart.transfer_id(tag, refund_id),
+            debit_account_id=spec.id,
+            credit_account_id=escrow.id,
+            amount=amount,
+            currency=intent.currency,
+            code=chart.TransferCode.CLAWBACK,
+            flags=TransferFlags.LINKED,
+            user_data_128=intent.id,
+        )
+        for spec, amount, tag in legs
+        if amount > 0
+    ]
+
+
+def _record_refund(
     session: Session,
     intent: PaymentIntent,
-    trade: ChannelTrade,
+    trade: ChannelTrade | None,
     *,
     source: chart.AccountSpec,
     refund_no: str,
@@ -777,50 +793,85 @@ def _open_channel_refund(
     reason: str,
     requested_by: uuid.UUID | None,
     now: dt.datetime,
+    reversed_merchant: int = 0,
+    reversed_commission: int = 0,
 ) -> Refund:
+    """Write a refund and move its money: to the wallet at once, or reserved (pending) towards the channel's
+    clearing account until the channel pays it out. A settled sale's refund first takes the money back from the
+    store and the platform, in the same linked batch, so all of it happens or none."""
+    via_channel = trade is not None
     refund = Refund(
         id=uuid7(),
         city_id=intent.city_id,
         intent_id=intent.id,
-        trade_id=trade.id,
+        trade_id=trade.id if trade is not None else None,
         refund_no=refund_no,
         amount=amount,
         currency=intent.currency,
         reason=reason[:200],
-        destination="channel",
-        status="pending",
+        destination="channel" if via_channel else "wallet",
+        status="pending" if via_channel else "succeeded",
         requested_by=requested_by,
-        next_check_at=now,
+        succeeded_at=None if via_channel else now,
+        next_check_at=now if via_channel else None,
         checks=0,
         created_at=now,
+        reversed_merchant=reversed_merchant,
+        reversed_commission=reversed_commission,
     )
     refund.out_refund_no = refund.id.hex
     session.add(refund)
     session.flush()
-    clearing = chart.channel_clearing(trade.channel, intent.city_id, intent.currency)
-    chart.ensure(session, [clearing, source], now)
-    (result,) = _transfer(
-        session,
-        [
-            Transfer(
-                id=chart.transfer_id("refund-reserve", refund.id),
-                debit_account_id=source.id,
-                credit_account_id=clearing.id,
-                amount=amount,
-                currency=intent.currency,
-                code=chart.TransferCode.REFUND,
-                flags=TransferFlags.PENDING,
-                user_data_128=intent.id,
-            )
-        ],
-        now,
-    )
-    if result == CreateTransferResult.EXCEEDS_CREDITS:
-        available = ledger.balances(session, [source.id])[source.id].available
-        raise e.insufficient_funds(available, amount)
-    _must([result], "a refund reservation")
-    wake_worker_after_commit(session)
+    if trade is not None:
+        target = chart.channel_clearing(trade.channel, intent.city_id, intent.currency)
+        last = Transfer(
+            id=chart.transfer_id("refund-reserve", refund.id),
+            debit_account_id=source.id,
+            credit_account_id=target.id,
+            amount=amount,
+            currency=intent.currency,
+            code=chart.TransferCode.REFUND,
+            flags=TransferFlags.PENDING,
+            user_data_128=intent.id,
+        )
+    else:
+        target = chart.customer_wallet(intent.payer_person_id, intent.currency)
+        last = Transfer(
+            id=chart.transfer_id("refund", refund.id),
+            debit_account_id=source.id,
+            credit_account_id=target.id,
+            amount=amount,
+            currency=intent.currency,
+            code=chart.TransferCode.REFUND,
+            user_data_128=intent.id,
+        )
+    clawback = _clawback_legs(intent, refund.id, reversed_merchant, reversed_commission) if (
+        reversed_merchant or reversed_commission
+    ) else []
+    accounts = [target, source]
+    if clawback:
+        assert intent.store_id is not None
+        accounts += [chart.merchant_receivable(intent.store_id, intent.city_id, intent.currency),
+                     chart.platform_revenue(intent.city_id, intent.currency)]
+    chart.ensure(session, accounts, now)
+    results = _transfer(session, [*clawback, last], now)
+    if CreateTransferResult.EXCEEDS_CREDITS in results:
+        if clawback and results[0] == CreateTransferResult.EXCEEDS_CREDITS:
+            raise e.merchant_balance_insufficient()
+        found = ledger.balances(session, [source.id]).get(source.id)
+        raise e.insufficient_funds(found.available if found else 0, amount)
+    _must(results, "a refund")
+    if via_channel:
+        wake_worker_after_commit(session)
     return refund
+
+
+def _returning_refund_record(
+    session: Session, intent: PaymentIntent, trade: ChannelTrade, *, source: chart.AccountSpec, refund_no: str,
+    amount: int, now: dt.datetime,
+) -> Refund:
+    return _record_refund(session, intent, trade, source=source, refund_no=refund_no, amount=amount,
+                          reason="unaccepted_payment", requested_by=None, now=now)
 
 
 def refund(
@@ -852,12 +903,21 @@ def refund(
         return existing
     if intent.status != IntentStatus.SUCCEEDED:
         raise e.not_refundable(f"This payment is {intent.status}; only a paid one can be refunded.")
-    if intent.settled_at is not None:
-        raise e.already_settled()
     via_channel = intent.method in CHANNELS and not (to_wallet and intent.purpose != Purpose.TOP_UP)
-    # A savepoint: a refusal part-way (a top-up already spent) leaves nothing behind.
-    with session.begin_nested():
-        return _refund_once(session, intent, refund_no, amount, reason, via_channel, requested_by, now)
+    # A savepoint: a refusal part-way (a top-up already spent) leaves nothing behind. A lost race (the intent
+    # moved under us) reads again and retries; each retry sees a newer state, so this ends.
+    for _ in range(20):
+        try:
+            with session.begin_nested():
+                return _refund_once(session, intent, refund_no, amount, reason, via_channel, requested_by, now)
+        except _IntentMoved:
+            intent = get_intent(session, intent_id)
+            existing = session.scalar(select(Refund).where(Refund.intent_id == intent_id, Refund.refund_no == refund_no))
+            if existing is not None:
+                if existing.amount != amount:
+                    raise e.refund_no_reused() from None
+                return existing
+    raise e.refund_in_progress()
 
 
 def _refund_once(
@@ -870,80 +930,63 @@ def _refund_once(
     requested_by: uuid.UUID | None,
     now: dt.datetime,
 ) -> Refund:
-    intent_id = intent.id
+    """Reserve room for the refund on the intent (a conditional UPDATE against what was read), then move money.
+
+    Before settlement the money is still in the escrow. After it, the refund comes back from the store's share
+    and the platform's commission in proportion (the courier keeps the fee for work done): the cumulative
+    commission taken back is always ``round(refunded_after_settlement * commission / (merchant + commission))``,
+    so several partial refunds add up to exactly the full reversal."""
+    seen_refunded, seen_commission = intent.refunded_amount, intent.reversed_commission
+    conditions = [
+        PaymentIntent.id == intent.id,
+        PaymentIntent.status == IntentStatus.SUCCEEDED.value,
+        PaymentIntent.refunded_amount == seen_refunded,
+        PaymentIntent.reversed_commission == seen_commission,
+    ]
+    back_merchant = back_commission = 0
+    if intent.settled_at is None:
+        limit = intent.amount
+        conditions.append(PaymentIntent.settled_at.is_(None))
+    else:
+        limit = intent.amount - intent.settled_courier
+        pool = intent.settled_merchant + intent.settled_commission
+        taken = intent.reversed_merchant + intent.reversed_commission
+        if amount > pool - taken:
+            raise e.refund_exceeds(pool - taken)
+        target = ((taken + amount) * intent.settled_commission * 2 + pool) // (2 * pool)  # round half up
+        back_commission = target - intent.reversed_commission
+        back_merchant = amount - back_commission
+        conditions.append(PaymentIntent.settled_at.is_not(None))
+    if seen_refunded + amount > limit:
+        raise e.refund_exceeds(limit - seen_refunded)
     moved = session.execute(
         update(PaymentIntent)
-        .where(
-            PaymentIntent.id == intent.id,
-            PaymentIntent.status == IntentStatus.SUCCEEDED.value,
-            PaymentIntent.settled_at.is_(None),
-            PaymentIntent.refunded_amount + amount <= PaymentIntent.amount,
+        .where(*conditions)
+        .values(
+            refunded_amount=PaymentIntent.refunded_amount + amount,
+            reversed_merchant=PaymentIntent.reversed_merchant + back_merchant,
+            reversed_commission=PaymentIntent.reversed_commission + back_commission,
+            updated_at=now,
         )
-        .values(refunded_amount=PaymentIntent.refunded_amount + amount, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
-        intent = get_intent(session, intent_id)
-        if intent.settled_at is not None:
-            raise e.already_settled()
-        raise e.refund_exceeds(intent.amount - intent.refunded_amount)
+        raise _IntentMoved
     source = _target_account(intent)
+    trade = None
     if via_channel:
         trade = session.scalar(
             select(ChannelTrade).where(ChannelTrade.intent_id == intent.id, ChannelTrade.accepted.is_(True))
         )
         assert trade is not None, "a channel-paid intent has its accepted trade"
-        return _open_channel_refund(
-            session,
-            intent,
-            trade,
-            source=source,
-            refund_no=refund_no,
-            amount=amount,
-            reason=reason,
-            requested_by=requested_by,
-            now=now,
-        )
-    wallet = chart.customer_wallet(intent.payer_person_id, intent.currency)
-    record = Refund(
-        id=uuid7(),
-        city_id=intent.city_id,
-        intent_id=intent.id,
-        trade_id=None,
-        refund_no=refund_no,
-        amount=amount,
-        currency=intent.currency,
-        reason=reason[:200],
-        destination="wallet",
-        status="succeeded",
-        requested_by=requested_by,
-        succeeded_at=now,
-        checks=0,
-        created_at=now,
+    return _record_refund(
+        session, intent, trade, source=source, refund_no=refund_no, amount=amount, reason=reason,
+        requested_by=requested_by, now=now, reversed_merchant=back_merchant, reversed_commission=back_commission,
     )
-    record.out_refund_no = record.id.hex
-    session.add(record)
-    session.flush()
-    chart.ensure(session, [wallet, source], now)
-    _must(
-        _transfer(
-            session,
-            [
-                Transfer(
-                    id=chart.transfer_id("refund", record.id),
-                    debit_account_id=source.id,
-                    credit_account_id=wallet.id,
-                    amount=amount,
-                    currency=intent.currency,
-                    code=chart.TransferCode.REFUND,
-                    user_data_128=intent.id,
-                )
-            ],
-            now,
-        ),
-        "a refund to the wallet",
-    )
-    return record
+
+
+class _IntentMoved(Exception):
+    """The intent changed between our read and our conditional update (another refund, a settlement)."""
 
 
 def claim_due_refunds(db: Database, now: dt.datetime | None = None, limit: int = 50) -> list[uuid.UUID]:
@@ -1067,11 +1110,46 @@ def _finish_refund(
         session.execute(
             update(PaymentIntent)
             .where(PaymentIntent.id == record.intent_id)
-            .values(refunded_amount=PaymentIntent.refunded_amount - record.amount, updated_at=now)
+            .values(
+                refunded_amount=PaymentIntent.refunded_amount - record.amount,
+                reversed_merchant=PaymentIntent.reversed_merchant - record.reversed_merchant,
+                reversed_commission=PaymentIntent.reversed_commission - record.reversed_commission,
+                updated_at=now,
+            )
             .execution_options(synchronize_session=False)
         )
+        if record.reversed_merchant or record.reversed_commission:
+            _resettle(session, record, now)
     log.info("refund_finished", refund=str(refund_id), succeeded=succeeded, failure=failure)
     return "succeeded" if succeeded else "failed"
+
+
+def _resettle(session: Session, record: Refund, now: dt.datetime) -> None:
+    """A settled sale's refund failed at the channel: what it took back goes to the store and the platform again."""
+    intent = get_intent(session, record.intent_id)
+    assert intent.store_id is not None
+    escrow = chart.sales_escrow(intent.city_id, intent.currency)
+    legs = [
+        (chart.merchant_receivable(intent.store_id, intent.city_id, intent.currency), record.reversed_merchant,
+         chart.TransferCode.SETTLE_MERCHANT, "resettle-merchant"),
+        (chart.platform_revenue(intent.city_id, intent.currency), record.reversed_commission,
+         chart.TransferCode.SETTLE_COMMISSION, "resettle-commission"),
+    ]
+    legs = [leg for leg in legs if leg[1] > 0]
+    batch = [
+        Transfer(
+            id=chart.transfer_id(tag, record.id),
+            debit_account_id=escrow.id,
+            credit_account_id=spec.id,
+            amount=amount,
+            currency=intent.currency,
+            code=code,
+            flags=TransferFlags.LINKED if i < len(legs) - 1 else TransferFlags.NONE,
+            user_data_128=intent.id,
+        )
+        for i, (spec, amount, code, tag) in enumerate(legs)
+    ]
+    _must(_transfer(session, batch, now), "a re-settlement")
 
 
 # ---------------------------------------------------------------------------------------------------- settlement
@@ -1323,11 +1401,32 @@ def statement(
             select(PaymentIntent).where(PaymentIntent.store_id == store_id, in_day).order_by(PaymentIntent.settled_at)
         )
         lines = [
-            StatementLine(i.id, i.settled_at, i.description, i.amount, i.refunded_amount, i.settled_commission,
-                          i.settled_courier, i.settled_merchant)
+            StatementLine(i.id, i.settled_at, i.description, i.amount, i.amount - i.settled_courier
+                          - i.settled_commission - i.settled_merchant, i.settled_commission, i.settled_courier,
+                          i.settled_merchant)
             for i in rows
             if i.settled_at is not None
         ]
+        # Refunds of sales settled earlier, taken back from the store that day (a refund the channel later
+        # refuses is settled again; the balances, from the ledger, always show it).
+        clawbacks = session.execute(
+            select(Refund, PaymentIntent.description)
+            .join(PaymentIntent, PaymentIntent.id == Refund.intent_id)
+            .where(
+                PaymentIntent.store_id == store_id,
+                Refund.created_at >= start,
+                Refund.created_at < end,
+                Refund.status != "failed",
+                (Refund.reversed_merchant + Refund.reversed_commission) > 0,
+            )
+            .order_by(Refund.created_at)
+        ).all()
+        lines += [
+            StatementLine(r.intent_id, r.created_at, description, 0, r.amount, -r.reversed_commission, 0,
+                          -r.reversed_merchant)
+            for r, description in clawbacks
+        ]
+        lines.sort(key=lambda line: line.settled_at)
     else:
         assert courier_id is not None and city_id is not None
         account = chart.courier_payable(courier_id, city_id, currency)
