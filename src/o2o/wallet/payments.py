@@ -696,7 +696,8 @@ def resolve_intent(db: Database, settings: Settings, intent_id: uuid.UUID, now: 
         if intent.status != IntentStatus.PROCESSING or intent.trade_no is None or intent.method is None:
             return "not_processing"
         trade_no, method, checks = intent.trade_no, intent.method, intent.checks
-        must_close = intent.close_requested or now >= intent.expires_at
+        close_seen = intent.close_requested
+        must_close = close_seen or now >= intent.expires_at
     channel = _channel(method, settings)
     try:
         info = channel.query(trade_no)
@@ -704,7 +705,7 @@ def resolve_intent(db: Database, settings: Settings, intent_id: uuid.UUID, now: 
             info = channel.close(trade_no)
     except ch.ChannelError as failure:
         log.warning("channel_query_failed", intent=str(intent_id), error=str(failure))
-        _reschedule(db, intent_id, trade_no, checks, now)
+        _reschedule(db, intent_id, trade_no, checks, now, close_seen)
         return "unknown"
     if info.status == ch.TradeStatus.NOT_FOUND and must_close:
         # Closed or never opened: the signed request expires with the intent, and a payment that still
@@ -713,11 +714,16 @@ def resolve_intent(db: Database, settings: Settings, intent_id: uuid.UUID, now: 
     if info.status in (ch.TradeStatus.PAID, ch.TradeStatus.CLOSED):
         with db.session() as session:
             return apply_channel_trade(session, info, now)
-    _reschedule(db, intent_id, trade_no, checks, now)
+    _reschedule(db, intent_id, trade_no, checks, now, close_seen)
     return "waiting"
 
 
-def _reschedule(db: Database, intent_id: uuid.UUID, trade_no: str, checks: int, now: dt.datetime) -> None:
+def _reschedule(
+    db: Database, intent_id: uuid.UUID, trade_no: str, checks: int, now: dt.datetime, close_seen: bool
+) -> None:
+    """Push the next look back. Not if a cancellation came while we asked the channel (``close_requested``
+    changed since we read it): the cancellation's own ``next_check_at = now`` must stand, or its close would
+    wait a whole back-off (up to ``MAX_CHECK_INTERVAL``) with the trade still payable."""
     with db.session() as session:
         intent = get_intent(session, intent_id)
         when = now + _backoff(checks)
@@ -725,7 +731,11 @@ def _reschedule(db: Database, intent_id: uuid.UUID, trade_no: str, checks: int, 
             when = min(when, intent.expires_at)
         session.execute(
             update(PaymentIntent)
-            .where(PaymentIntent.id == intent_id, PaymentIntent.trade_no == trade_no)
+            .where(
+                PaymentIntent.id == intent_id,
+                PaymentIntent.trade_no == trade_no,
+                PaymentIntent.close_requested == close_seen,
+            )
             .values(next_check_at=when, checks=PaymentIntent.checks + 1)
             .execution_options(synchronize_session=False)
         )
