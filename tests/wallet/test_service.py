@@ -304,14 +304,17 @@ def test_concurrent_twin_reruns_the_batch_and_answers_exists(db, monkeypatch) ->
         _fund(session, bank, alice, 100)
         tid = uuid7()
         assert service.create_transfers(session, [_t(tid, alice, bob, 40)], NOW) == [R.OK]
-    real = repo.load_transfers
+    real = repo.load_batch
     calls = []
 
-    def stale_once(session, ids):
-        calls.append(ids)
-        return ({}, {}, {}) if len(calls) == 1 else real(session, ids)
+    def stale_once(session, *args):
+        calls.append(args)
+        loaded = real(session, *args)
+        if len(calls) == 1:  # as if read before the twin committed
+            loaded.transfers, loaded.pending_status, loaded.failed = {}, {}, {}
+        return loaded
 
-    monkeypatch.setattr(repo, "load_transfers", stale_once)
+    monkeypatch.setattr(repo, "load_batch", stale_once)
     with db.session() as session:
         assert service.create_transfers(session, [_t(tid, alice, bob, 40)], NOW) == [R.EXISTS]
     assert len(calls) == 2
@@ -324,15 +327,17 @@ def test_lost_balance_update_reruns_the_batch(session, monkeypatch) -> None:
     """A version read that is no longer current makes the conditional UPDATE miss: the batch runs again."""
     bank, alice, bob = _accounts(session)
     _fund(session, bank, alice, 100)
-    real = repo.load_accounts
+    real = repo.load_batch
     calls = []
 
-    def stale_once(session, ids, *, lock=False):
-        calls.append(ids)
-        loaded = real(session, ids, lock=lock)
-        return {i: (a, v - 1) for i, (a, v) in loaded.items()} if len(calls) == 1 else loaded
+    def stale_once(session, *args):
+        calls.append(args)
+        loaded = real(session, *args)
+        if len(calls) == 1:
+            loaded.versions = {i: v - 1 for i, v in loaded.versions.items()}
+        return loaded
 
-    monkeypatch.setattr(repo, "load_accounts", stale_once)
+    monkeypatch.setattr(repo, "load_batch", stale_once)
     tid = uuid7()
     assert service.create_transfers(session, [_t(tid, alice, bob, 40)], NOW) == [R.OK]
     assert len(calls) == 2
@@ -347,12 +352,14 @@ def test_always_losing_gives_up_and_writes_nothing(session, monkeypatch) -> None
     bank, alice, bob = _accounts(session)
     _fund(session, bank, alice, 100)
     before = _state(session)
-    real = repo.load_accounts
-    monkeypatch.setattr(
-        repo,
-        "load_accounts",
-        lambda session, ids, *, lock=False: {i: (a, v + 1) for i, (a, v) in real(session, ids, lock=lock).items()},
-    )
+    real = repo.load_batch
+
+    def always_stale(session, *args):
+        loaded = real(session, *args)
+        loaded.versions = {i: v + 1 for i, v in loaded.versions.items()}
+        return loaded
+
+    monkeypatch.setattr(repo, "load_batch", always_stale)
     with pytest.raises(service.LedgerBusy):
         service.create_transfers(session, [_t(uuid7(), alice, bob, 40), _t(uuid7(), alice, bob, 400)], NOW)
     monkeypatch.undo()
@@ -477,3 +484,47 @@ def test_differential_against_the_in_memory_ledger(session, seed: int) -> None:
     }
     assert check_invariants(service.all_accounts(session), transfers, status) == []
     assert oks > 20 and _count(session, WalletTransfer) == len(ledger.transfers)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_big_batches_match_the_in_memory_ledger(session, seed: int) -> None:
+    """Batches of a few hundred events, past the point where PostgreSQL locks the whole ledger for a batch
+    instead of each id and account (``repository.BIG_BATCH_LOCKS``), interleaved with small ones."""
+    rng = random.Random(seed)
+    ledger = Ledger()
+    accounts = [
+        new_account(uuid7(), AccountKind.CHANNEL_CLEARING, OwnerKind.PLATFORM, "CNY"),
+        *(new_account(uuid7(), AccountKind.CUSTOMER_WALLET, OwnerKind.PERSON, "CNY", uuid7()) for _ in range(150)),
+        new_account(uuid7(), AccountKind.CUSTOMER_WALLET, OwnerKind.PERSON, "USD", uuid7()),
+    ]
+    assert ledger.create_accounts(accounts, NOW) == tuple(service.create_accounts(session, accounts, NOW))
+    gen = _Generator(rng, [a.id for a in accounts])
+    now = NOW
+    for step in range(6):
+        now += dt.timedelta(seconds=rng.randint(0, 200))
+        big = [e for _ in range(60) for e in gen.batch()][: repo.BIG_BATCH_LOCKS]
+        for batch in (big, gen.batch()):
+            assert tuple(service.create_transfers(session, batch, now)) == ledger.create_transfers(batch, now), step
+        assert ledger.expire_pending(now) == service.expire_pending(session, now)
+        session.commit()
+    transfers, status = service.journal(session)
+    assert {a.id: a for a in service.all_accounts(session)} == dict(ledger.accounts)
+    assert dict(transfers) == dict(ledger.transfers) and dict(status) == dict(ledger.pending_status)
+    assert check_invariants(service.all_accounts(session), transfers, status) == []
+
+
+def test_prepared_statements_gone_behind_the_ledgers_back(session) -> None:
+    """On PostgreSQL the ledger's statements are prepared once per connection; if they are deallocated behind its
+    back (psycopg does so on some rollbacks), the attempt is rolled back to its savepoint and made again."""
+    bank, alice, bob = _accounts(session)
+    _fund(session, bank, alice, 100)
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().connection.driver_connection.execute("DEALLOCATE ALL")
+    tid = uuid7()
+    assert service.create_transfers(session, [_t(tid, alice, bob, 40)], NOW) == [R.OK]
+    assert service.create_transfers(session, [_t(tid, alice, bob, 40)], NOW) == [R.EXISTS]
+    session.commit()
+    assert service.balances(session, [alice, bob]) == {
+        alice: Balance("CNY", 60, 0, 0, 60),
+        bob: Balance("CNY", 40, 0, 0, 40),
+    }

@@ -1,7 +1,8 @@
 """The persisted ledger: the pure core (``wallet/ledger.py``) over the database, SQLite or PostgreSQL.
 
-Each call loads exactly what the core needs (``transfer_ids_to_load``, then ``account_ids_to_load``), runs the
-core, and writes its outcome in the caller's transaction:
+Each call is an attempt (``repository.load_batch`` ... ``repository.write_outcome``, in a savepoint): it loads
+exactly what the core needs (the batch's transfer ids and pending ids, then the accounts named and those of the
+pending transfers it resolves), runs the core, and writes its outcome in the caller's transaction:
 
 * new transfers are INSERTed (a concurrent twin with the same id breaks the primary key: the batch runs again
   and then answers ``exists`` or ``exists_with_different_*``);
@@ -9,13 +10,13 @@ core, and writes its outcome in the caller's transaction:
   row-count check; a pending transfer leaves ``pending`` with ``... WHERE pending_status = 'pending'``;
 * ids that failed with a state-dependent result are recorded, so they stay failed.
 
-A lost race (a row count short, a unique violation) rolls back a savepoint and runs the whole batch again,
-at most ``MAX_ATTEMPTS`` times, then raises ``LedgerBusy``. On PostgreSQL the involved accounts are also
-locked with ``SELECT ... FOR UPDATE`` in sorted id order before they are read, so writers to a hot account
-queue rather than retry (and never deadlock), and before that the batch's transfer ids and pending ids are
-locked with transaction-scoped advisory locks (sorted), so what it reads about them (exists, failed, still
-pending) cannot change under it: two twins of an id never both decide, even on different accounts. On SQLite
-``BEGIN IMMEDIATE`` already serialises writers.
+A lost race (a row count short, a unique violation) rolls back the savepoint and runs the whole batch again, at
+most ``MAX_ATTEMPTS`` times, then raises ``LedgerBusy``; nothing else in the caller's transaction is undone.
+On PostgreSQL every attempt first takes transaction-scoped advisory locks (sorted, in one order everywhere, so
+no deadlock) on the batch's transfer ids and pending ids and on its accounts, before it reads them: what it
+reads stays true until it commits, so writers to a hot account queue rather than retry, and two twins of an
+id never both decide, even on different accounts. A batch too big to lock id by id locks the whole ledger
+instead (``repository.BIG_BATCH_LOCKS``). On SQLite ``BEGIN IMMEDIATE`` already serialises writers.
 
 The service never commits: the caller's unit of work does.
 """
@@ -41,7 +42,6 @@ from o2o.wallet.ledger import (
     Snapshot,
     Transfer,
     TransferRecord,
-    account_ids_to_load,
     check_time,
     transfer_ids_to_load,
 )
@@ -66,10 +66,6 @@ class LedgerBusy(AppError):
         super().__init__("ledger_busy", 503, "The ledger is busy; retry the same request.")
 
 
-class _LostRace(Exception):
-    pass
-
-
 def _now(now: dt.datetime | None) -> dt.datetime:
     return check_time(clock.now() if now is None else now)
 
@@ -80,7 +76,7 @@ def _attempt(session: Session, fn):  # type: ignore[no-untyped-def]
         try:
             with session.begin_nested():
                 return fn()
-        except (_LostRace, IntegrityError):
+        except IntegrityError:
             continue
     raise LedgerBusy()
 
@@ -128,31 +124,40 @@ def create_transfers(
     """Create transfers (TigerBeetle's ``create_transfers``) at ``now``; one result per event, in order."""
     now = _now(now)
     batch = list(batch)
+    if not batch:
+        return []
     transfer_ids = transfer_ids_to_load(batch)
-
-    def run() -> list[CreateTransferResult]:
-        repo.lock_transfer_ids(session, transfer_ids)
-        records, status, failed = repo.load_transfers(session, transfer_ids)
-        account_ids = account_ids_to_load(batch, records)
-        loaded = repo.load_accounts(session, account_ids, lock=True)
-        snapshot = Snapshot(
-            accounts={i: a for i, (a, _v) in loaded.items()},
-            transfers=records,
-            pending_status=status,
-            failed=failed,
-        )
-        outcome = core_create_transfers(snapshot, batch, now)
+    account_ids: set[UUID] = set()
+    pending_ids: set[UUID] = set()
+    for t in batch:
+        if t.debit_account_id is not None:
+            account_ids.add(t.debit_account_id)
+        if t.credit_account_id is not None:
+            account_ids.add(t.credit_account_id)
+        if t.pending_id is not None:
+            pending_ids.add(t.pending_id)
+    for _ in range(MAX_ATTEMPTS):
+        loaded = repo.load_batch(session, transfer_ids, account_ids, pending_ids)
+        try:
+            snapshot = Snapshot(loaded.accounts, loaded.transfers, loaded.pending_status, loaded.failed)
+            outcome = core_create_transfers(snapshot, batch, now)
+        except BaseException:
+            repo.abandon(session)
+            raise
         new_ids = {r.id for r in outcome.transfers}
-        resolved = {i: s for i, s in outcome.pending_status.items() if i not in new_ids}
-        if not repo.resolve_pending(session, resolved):
-            raise _LostRace
-        repo.insert_transfers(session, outcome.transfers, outcome.pending_status)
-        if not repo.update_balances(session, outcome.accounts.values(), {i: v for i, (_a, v) in loaded.items()}):
-            raise _LostRace
-        repo.insert_failed(session, outcome.failed, now)
-        return list(outcome.results)
-
-    return _attempt(session, run)
+        written = repo.write_outcome(
+            session,
+            now=now,
+            resolved={i: s for i, s in outcome.pending_status.items() if i not in new_ids},
+            transfers=outcome.transfers,
+            pending_status=outcome.pending_status,
+            accounts=outcome.accounts.values(),
+            versions=loaded.versions,
+            failed=outcome.failed,
+        )
+        if written:
+            return list(outcome.results)
+    raise LedgerBusy()
 
 
 def lookup_transfers(session: Session, ids: Sequence[UUID]) -> list[TransferRecord]:
@@ -189,19 +194,24 @@ def expire_pending(session: Session, now: dt.datetime | None = None, limit: int 
     released in between makes this run again (and then skip it)."""
     now = _now(now)
 
-    def run() -> tuple[UUID, ...]:
+    for _ in range(MAX_ATTEMPTS):
         due = repo.due_pending_ids(session, now, limit)
         if not due:
             return ()
-        records, status, _failed = repo.load_transfers(session, due)
-        account_ids = {r.debit_account_id for r in records.values()} | {r.credit_account_id for r in records.values()}
-        loaded = repo.load_accounts(session, account_ids, lock=True)
-        snapshot = Snapshot(accounts={i: a for i, (a, _v) in loaded.items()}, transfers=records, pending_status=status)
-        outcome = core_expire_pending(snapshot, now, due)
-        if not repo.resolve_pending(session, outcome.pending_status):
-            raise _LostRace
-        if not repo.update_balances(session, outcome.accounts.values(), {i: v for i, (_a, v) in loaded.items()}):
-            raise _LostRace
-        return outcome.expired
-
-    return _attempt(session, run)
+        loaded = repo.load_batch(session, due, (), due)
+        try:
+            snapshot = Snapshot(loaded.accounts, loaded.transfers, loaded.pending_status)
+            outcome = core_expire_pending(snapshot, now, due)
+        except BaseException:
+            repo.abandon(session)
+            raise
+        written = repo.write_outcome(
+            session,
+            now=now,
+            resolved=outcome.pending_status,
+            accounts=outcome.accounts.values(),
+            versions=loaded.versions,
+        )
+        if written:
+            return outcome.expired
+    raise LedgerBusy()
