@@ -27,12 +27,19 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema: upgrade it, see where it stands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+bench_app = typer.Typer(help="Benchmarks on the configured database: figures with a baseline.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 
 
 def _register_subcommands() -> None:
+    from o2o.delivery.cli import app as delivery_app
     from o2o.demo.cli import app as demo_app
+    from o2o.wallet.bench import ledger_command
 
     app.add_typer(demo_app, name="demo")
+    app.add_typer(delivery_app, name="delivery")
+    if not any(c.name == "ledger" for c in bench_app.registered_commands):
+        bench_app.command("ledger")(ledger_command)
 
 
 def prepare_database(upgrade_sqlite: bool = True) -> None:
@@ -81,6 +88,10 @@ def serve(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     host = host or settings.host
     port = port or settings.port
+    # The app (in this process or in the workers) reads its settings from the environment: make it see where it
+    # listens, so the callback and return addresses given to payment channels point here.
+    os.environ["O2O_HOST"], os.environ["O2O_PORT"] = host, str(port)
+    get_settings.cache_clear()
     console.print(f"o2o is serving at [bold]http://{host}:{port}[/bold] (API docs at /docs)")
     uvicorn.run(
         "o2o.app:app_factory",
