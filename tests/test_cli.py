@@ -30,7 +30,7 @@ def invoke(app, args, env=None):
 def test_help_lists_every_command(o2o_app):
     result = invoke(o2o_app, ["--help"])
     assert result.exit_code == 0
-    for command in ("serve", "worker", "db", "demo"):
+    for command in ("serve", "worker", "db", "demo", "bench", "delivery"):
         assert command in result.output
     serve_help = invoke(o2o_app, ["serve", "--help"]).output
     for option in ("--workers", "--host", "--port"):
