@@ -32,6 +32,7 @@ from pathlib import Path
 from o2o.delivery.model import Courier, EuclideanCeilTravel, Order, Restaurant, Rules, natural_key
 
 ENV_VAR = "O2O_MDRPLIB"
+SHARED_COPY = Path("/work/shared/data/mdrplib")
 SUMMARY_FILE = "instances_summary.tsv"
 INSTANCES_FOLDER = "public_instances"
 _REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -67,7 +68,8 @@ def family_of(name: str) -> str:
 
 
 def default_data_dir() -> Path:
-    """``$O2O_MDRPLIB``, else ``../shared/data/mdrplib`` beside the repository (or beside the working directory)."""
+    """``$O2O_MDRPLIB``, else ``../shared/data/mdrplib`` beside the repository (or beside the working directory),
+    else the team machines' shared copy (``/work/shared/data/mdrplib``, for checkouts made elsewhere, as CI's)."""
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
@@ -75,6 +77,8 @@ def default_data_dir() -> Path:
         candidate = (base / ".." / "shared" / "data" / "mdrplib").resolve()
         if candidate.is_dir():
             return candidate
+    if SHARED_COPY.is_dir():
+        return SHARED_COPY
     return (_REPO_ROOT / ".." / "shared" / "data" / "mdrplib").resolve()
 
 
