@@ -66,7 +66,7 @@ PolicyFactory = Callable[..., Policy]
 _REGISTRY: dict[str, PolicyFactory] = {}
 # Modules that register policies when imported (this one registers ``greedy``); a new policy module adds itself
 # here so that every caller (CLI, benchmarks, the live platform) knows it by name.
-BUILTIN_POLICY_MODULES: tuple[str, ...] = ()
+BUILTIN_POLICY_MODULES: tuple[str, ...] = ("o2o.delivery.bundling",)
 
 
 def _load_builtin_policies() -> None:
