@@ -1144,11 +1144,13 @@ DATA_ENV = "O2O_TSPPDLIB_DIR"
 
 
 def default_data_dir() -> Path:
-    """$O2O_TSPPDLIB_DIR, else ../shared/data/tsppdlib beside the repository."""
+    """$O2O_TSPPDLIB_DIR, else ../shared/data/tsppdlib beside the repository, else the machines' shared copy."""
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tsppdlib"
+    beside = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tsppdlib"
+    shared = Path("/work/shared/data/tsppdlib")
+    return beside if beside.is_dir() or not shared.is_dir() else shared
 
 
 def instance_paths(data_dir: str | os.PathLike[str] | None = None, fmt: Literal["tsp", "json"] = "tsp") -> list[Path]:
