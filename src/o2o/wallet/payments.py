@@ -506,8 +506,9 @@ def _returning_refund(
         ),
         "an unaccepted channel payment",
     )
-    _returning_refund_record(
-        session, intent, trade, source=escrow, refund_no=f"return-{trade.out_trade_no}", amount=amount, now=now
+    _record_refund(
+        session, intent, trade, source=escrow, refund_no=f"return-{trade.out_trade_no}", amount=amount,
+        reason="unaccepted_payment", requested_by=None, now=now,
     )
     log.warning("channel_payment_returned", intent=str(intent.id), trade=trade.out_trade_no, amount=amount)
 
@@ -741,28 +742,32 @@ def _reschedule(
         )
 
 
-def claim_due_intents(db: Database, now: dt.datetime | None = None, limit: int = 50) -> list[uuid.UUID]:
-    """Processing intents due for a look, claimed (their next check pushed by ``CLAIM``) so that several
-    workers do not ask the channel about the same one at once."""
-    now = _now(now)
+def _claim_due(db: Database, model: Any, status: str, now: dt.datetime, limit: int) -> list[uuid.UUID]:
+    """Rows of ``model`` in ``status`` whose ``next_check_at`` is due, claimed by pushing it ``CLAIM`` ahead with a
+    conditional UPDATE on the value seen, so that several workers never work on the same row at once."""
     claimed: list[uuid.UUID] = []
     with db.session() as session:
         due = session.execute(
-            select(PaymentIntent.id, PaymentIntent.next_check_at)
-            .where(PaymentIntent.status == IntentStatus.PROCESSING.value, PaymentIntent.next_check_at <= now)
-            .order_by(PaymentIntent.next_check_at)
+            select(model.id, model.next_check_at)
+            .where(model.status == status, model.next_check_at <= now)
+            .order_by(model.next_check_at)
             .limit(limit)
         ).all()
-        for intent_id, seen in due:
+        for row_id, seen in due:
             moved = session.execute(
-                update(PaymentIntent)
-                .where(PaymentIntent.id == intent_id, PaymentIntent.next_check_at == seen)
+                update(model)
+                .where(model.id == row_id, model.status == status, model.next_check_at == seen)
                 .values(next_check_at=now + CLAIM)
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount == 1:
-                claimed.append(intent_id)
+                claimed.append(row_id)
     return claimed
+
+
+def claim_due_intents(db: Database, now: dt.datetime | None = None, limit: int = 50) -> list[uuid.UUID]:
+    """Processing intents due for a look at the channel (claimed)."""
+    return _claim_due(db, PaymentIntent, IntentStatus.PROCESSING.value, _now(now), limit)
 
 
 # ---------------------------------------------------------------------------------------------------- refunds
@@ -874,14 +879,6 @@ def _record_refund(
     if via_channel:
         wake_worker_after_commit(session)
     return refund
-
-
-def _returning_refund_record(
-    session: Session, intent: PaymentIntent, trade: ChannelTrade, *, source: chart.AccountSpec, refund_no: str,
-    amount: int, now: dt.datetime,
-) -> Refund:
-    return _record_refund(session, intent, trade, source=source, refund_no=refund_no, amount=amount,
-                          reason="unaccepted_payment", requested_by=None, now=now)
 
 
 def refund(
@@ -1000,25 +997,8 @@ class _IntentMoved(Exception):
 
 
 def claim_due_refunds(db: Database, now: dt.datetime | None = None, limit: int = 50) -> list[uuid.UUID]:
-    now = _now(now)
-    claimed: list[uuid.UUID] = []
-    with db.session() as session:
-        due = session.execute(
-            select(Refund.id, Refund.next_check_at)
-            .where(Refund.status == "pending", Refund.next_check_at <= now)
-            .order_by(Refund.next_check_at)
-            .limit(limit)
-        ).all()
-        for refund_id, seen in due:
-            moved = session.execute(
-                update(Refund)
-                .where(Refund.id == refund_id, Refund.status == "pending", Refund.next_check_at == seen)
-                .values(next_check_at=now + CLAIM)
-                .execution_options(synchronize_session=False)
-            )
-            if moved.rowcount == 1:
-                claimed.append(refund_id)
-    return claimed
+    """Channel refunds due to be paid out or looked up (claimed)."""
+    return _claim_due(db, Refund, "pending", _now(now), limit)
 
 
 def process_refund(db: Database, settings: Settings, refund_id: uuid.UUID, now: dt.datetime | None = None) -> str:
@@ -1145,10 +1125,28 @@ def _resettle(session: Session, record: Refund, now: dt.datetime) -> None:
         (chart.platform_revenue(intent.city_id, intent.currency), record.reversed_commission,
          chart.TransferCode.SETTLE_COMMISSION, "resettle-commission"),
     ]
+    _pay_out_of_escrow(session, intent, escrow, legs, record.id, now, "a re-settlement")
+
+
+Leg = tuple[chart.AccountSpec, int, chart.TransferCode, str]
+
+
+def _pay_out_of_escrow(
+    session: Session,
+    intent: PaymentIntent,
+    escrow: chart.AccountSpec,
+    legs: list[Leg],
+    key: uuid.UUID,
+    now: dt.datetime,
+    what: str,
+) -> None:
+    """Move money from the escrow to each leg's account in one linked batch (all or nothing); empty legs are
+    skipped (the ledger refuses zero amounts). Transfer ids are the legs' tags on ``key``: once only."""
     legs = [leg for leg in legs if leg[1] > 0]
+    chart.ensure(session, [escrow, *(leg[0] for leg in legs)], now)
     batch = [
         Transfer(
-            id=chart.transfer_id(tag, record.id),
+            id=chart.transfer_id(tag, key),
             debit_account_id=escrow.id,
             credit_account_id=spec.id,
             amount=amount,
@@ -1159,7 +1157,8 @@ def _resettle(session: Session, record: Refund, now: dt.datetime) -> None:
         )
         for i, (spec, amount, code, tag) in enumerate(legs)
     ]
-    _must(_transfer(session, batch, now), "a re-settlement")
+    if batch:
+        _must(_transfer(session, batch, now), what)
 
 
 # ---------------------------------------------------------------------------------------------------- settlement
@@ -1217,7 +1216,7 @@ def settle(
     if moved.rowcount != 1:
         return settle(session, intent_id, courier_person_id=courier_person_id, courier_fee=courier_fee, now=now)
     escrow = chart.sales_escrow(intent.city_id, intent.currency)
-    legs: list[tuple[chart.AccountSpec, int, chart.TransferCode, str]] = [
+    legs: list[Leg] = [
         (chart.merchant_receivable(intent.store_id, intent.city_id, intent.currency), merchant,
          chart.TransferCode.SETTLE_MERCHANT, "settle-merchant"),
         (chart.platform_revenue(intent.city_id, intent.currency), commission,
@@ -1228,23 +1227,7 @@ def settle(
             (chart.courier_payable(courier_person_id, intent.city_id, intent.currency), courier,
              chart.TransferCode.SETTLE_COURIER, "settle-courier")
         )
-    legs = [leg for leg in legs if leg[1] > 0]
-    chart.ensure(session, [escrow, *(leg[0] for leg in legs)], now)
-    batch = [
-        Transfer(
-            id=chart.transfer_id(tag, intent.id),
-            debit_account_id=escrow.id,
-            credit_account_id=spec.id,
-            amount=amount,
-            currency=intent.currency,
-            code=code,
-            flags=TransferFlags.LINKED if i < len(legs) - 1 else TransferFlags.NONE,
-            user_data_128=intent.id,
-        )
-        for i, (spec, amount, code, tag) in enumerate(legs)
-    ]
-    if batch:
-        _must(_transfer(session, batch, now), "a settlement")
+    _pay_out_of_escrow(session, intent, escrow, legs, intent.id, now, "a settlement")
     return get_intent(session, intent_id)
 
 
