@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from o2o import i18n
@@ -31,8 +31,10 @@ from o2o.accounts.permissions import Role
 from o2o.accounts.phones import format_phone, mask_phone
 from o2o.errors import AppError
 from o2o.http import DbSession, api_router
-from o2o.web import csrf
 from o2o.web.render import add_context_provider, render, request_locale
+from o2o.web.render import csrf_refusal as _csrf_error
+from o2o.web.render import see_other as _redirect
+from o2o.web.render import translate as _tr
 
 router = api_router(include_in_schema=False)
 
@@ -105,11 +107,6 @@ def message_for(request: Request, error: AppError) -> str:
         )
 
 
-def _tr(request: Request, message: str) -> str:
-    with i18n.use_locale(request_locale(request)):
-        return i18n.gettext(message)
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Who is signed in (pages): an invalid or expired cookie just means "not signed in".
 
@@ -168,10 +165,6 @@ def safe_next(value: str | None, default: str = "/me") -> str:
     return value
 
 
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
 def _error_page(request: Request, error: AppError, back: str = "/") -> HTMLResponse:
     return render(
         request,
@@ -184,14 +177,6 @@ def _error_page(request: Request, error: AppError, back: str = "/") -> HTMLRespo
         },
         status_code=error.status,
     )
-
-
-def _csrf_error(request: Request, token: str) -> AppError | None:
-    try:
-        csrf.verify(request, token or None)
-    except AppError as exc:
-        return exc
-    return None
 
 
 def _set_session_cookie(request: Request, response: Response, sign_in: service.SignIn) -> None:

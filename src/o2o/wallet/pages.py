@@ -44,8 +44,10 @@ from o2o.stores import service as stores
 from o2o.wallet import chart, payments
 from o2o.wallet.intents import IntentStatus
 from o2o.wallet.models import PaymentIntent
-from o2o.web import csrf
+from o2o.web.render import csrf_refusal as _csrf_refusal
 from o2o.web.render import render, request_locale
+from o2o.web.render import see_other as _redirect
+from o2o.web.render import translate as _tr
 
 log = structlog.get_logger("o2o.wallet.pages")
 
@@ -112,13 +114,6 @@ TOP_UP_DESCRIPTION = "Wallet top-up"  # as payments.create_top_up writes it
 PURPOSE_DESCRIPTIONS = {payments.Purpose.TOP_UP: N_("Wallet top-up")}
 
 
-def _tr(request: Request, message: str, **values: Any) -> str:
-    """``message`` in the page's language, with ``{name}`` placeholders filled in."""
-    with i18n.use_locale(request_locale(request)):
-        text = i18n.gettext(message)
-        return text.format(**values) if values else text
-
-
 def _money(request: Request, amount: int, currency: str) -> str:
     with i18n.use_locale(request_locale(request)):
         return i18n.format_money(amount, currency)
@@ -138,10 +133,6 @@ def _message(request: Request, error: AppError, currency: str = DEFAULT_CURRENCY
     return _tr(request, template, **values)
 
 
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
 def _sign_in_first(request: Request, next_url: str | None = None) -> RedirectResponse:
     if next_url is None:
         next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -153,14 +144,6 @@ def _parse_id(text: str) -> uuid.UUID | None:
         return uuid.UUID(text)
     except ValueError:
         return None
-
-
-def _csrf_refusal(request: Request, token: str) -> AppError | None:
-    try:
-        csrf.verify(request, token or None)
-    except AppError as exc:
-        return exc
-    return None
 
 
 def _notice_page(

@@ -8,9 +8,10 @@ from typing import Any
 import jinja2
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 
 from o2o import i18n
+from o2o.errors import AppError
 from o2o.web import csrf
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -50,3 +51,24 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
     csrf.set_cookie(request, response)
     return response
+
+
+def translate(request: Request, message: str, **values: Any) -> str:
+    """``message`` in the page's language, with ``{name}`` placeholders filled in when ``values`` are given."""
+    with i18n.use_locale(request_locale(request)):
+        text = i18n.gettext(message)
+        return text.format(**values) if values else text
+
+
+def see_other(url: str) -> RedirectResponse:
+    """The answer to a form that worked: 303, so a reload does not post it again."""
+    return RedirectResponse(url, status_code=303)
+
+
+def csrf_refusal(request: Request, token: str) -> AppError | None:
+    """The form's CSRF token checked: None when it is good, else the refusal to show (nothing has changed)."""
+    try:
+        csrf.verify(request, token or None)
+    except AppError as exc:
+        return exc
+    return None
