@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         default="", description="Base URL the outside world (payment channels, cashiers) uses to reach us"
     )
     payment_timeout_minutes: int = 15
+    # Orders: a checkout holds its units this long; an order unpaid (or not accepted by the shop) this long
+    # after it was placed (paid) is canceled, and a paid one refunded.
+    stock_hold_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    order_unpaid_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    order_accept_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    # Group-buy vouchers: a redemption can be undone this long, then it settles to the merchant.
+    voucher_undo_minutes: int = Field(default=10, ge=0, le=24 * 60)
     channel_sim_seed: int = 7
     channel_sim_duplicate_rate: float = 0.3
     channel_sim_tamper_rate: float = 0.15

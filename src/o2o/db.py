@@ -117,6 +117,19 @@ def make_null_pool_engine(url: str) -> Engine:
     return create_engine(url, poolclass=NullPool)
 
 
+_DATABASE = "o2o_database"
+
+
+def settings_of(session: Session) -> Any:
+    """The settings of the process that opened ``session`` (its Database's), else the environment's."""
+    database = session.info.get(_DATABASE)
+    if database is not None and database.settings is not None:
+        return database.settings
+    from o2o.config import get_settings
+
+    return get_settings()
+
+
 class Database:
     """An engine and its session factory. One per process (the app keeps it on ``app.state.db``)."""
 
@@ -126,7 +139,9 @@ class Database:
         # database (channel keys, the public URL). None in scripts that only touch tables.
         self.settings = settings
         self.engine = make_engine(url, pool_size=pool_size, echo=echo)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # Each session knows its Database (``settings_of``), so a service deep in a call chain (a wallet hook)
+        # reads the settings of the process that opened the session.
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, autoflush=True, info={_DATABASE: self})
 
     @property
     def dialect(self) -> str:

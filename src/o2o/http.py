@@ -8,18 +8,38 @@ problem+json. Endpoints take the session with ``DbSession``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from o2o import idempotency
 from o2o.errors import AppError
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+# At most this many requests run their endpoint at once; the others wait on the event loop, holding no thread
+# and no connection. It stays below both the connection pool (10 + 20 overflow, see ``db.make_engine``) and the
+# thread pool that runs sync endpoints and their response validation (40 threads): a request that holds a row
+# lock must always find a thread to finish its response and a connection is never waited for inside a thread.
+ADMITTED_REQUESTS = 28
+_admission = anyio.CapacityLimiter(ADMITTED_REQUESTS)
+
+# The transaction's own thread hops (claim an idempotency key, commit, close) run on a limiter of their own, not
+# on the thread pool that runs the endpoints. Otherwise, under a burst, every pool thread can be taken by new
+# requests waiting on a row lock that an earlier request holds, while that earlier request waits for a pool
+# thread to COMMIT and let go of the lock: nobody moves until the connection pool times out. (The race test of
+# 200 buyers for one item found this.) These hops never wait on another request, so they always finish.
+_TRANSACTION_HOPS = anyio.CapacityLimiter(64)
+T = TypeVar("T")
+
+
+async def run_in_transaction_thread(fn: Callable[..., T], *args: Any) -> T:
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=_TRANSACTION_HOPS)
 # Headers worth replaying with a stored answer (cookies included: a replayed sign-in signs in).
 REPLAY_HEADERS = {"location", "set-cookie", "content-type"}
 
@@ -63,13 +83,14 @@ class TransactionalRoute(APIRoute):
                     path = request.url.path
                     keys = idempotency.derive(settings.secret_key, caller_identity(request), request.method, path, key)
                     request_mac = keys.request_mac(request.method, path, request.url.query, body)
-                    replay, record = await run_in_threadpool(
+                    replay, record = await run_in_transaction_thread(
                         _claim_or_replay, session, keys, request_mac, settings.idempotency_ttl_hours
                     )
                     if replay is not None:
-                        await run_in_threadpool(session.close)
+                        await run_in_transaction_thread(session.close)
                         return replay
-                response = await endpoint_handler(request)
+                async with _admission:
+                    response = await endpoint_handler(request)
                 if record is not None and keys is not None and 200 <= response.status_code < 300 and hasattr(
                     response, "body"
                 ):
@@ -80,10 +101,10 @@ class TransactionalRoute(APIRoute):
                     # A failure returned (not raised) still commits what it recorded, e.g. a spent sign-in try;
                     # its key is not remembered, so a retry runs again, as after a raised failure.
                     session.delete(record)
-                await run_in_threadpool(_commit_and_close, session)
+                await run_in_transaction_thread(_commit_and_close, session)
                 return response
             except BaseException:
-                await run_in_threadpool(session.close)  # closing rolls back what is not committed
+                await run_in_transaction_thread(session.close)  # closing rolls back what is not committed
                 raise
 
         return handler

@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import hmac
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,6 +83,33 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 
 def _backoff(checks: int) -> dt.timedelta:
     return min(FIRST_CHECK * (2 ** max(checks, 0)), MAX_CHECK_INTERVAL)
+
+
+# What another domain does when one of its intents reaches a final state (an order becomes paid, a voucher is
+# issued, an unpaid order is canceled). Called inside the transaction that moved the intent, so the domain's
+# change and the money move commit together. Keyed by ``Purpose``; a handler must be idempotent: it may be
+# called again for an intent it has already seen (a batch expiry, a retry).
+OutcomeHandler = Callable[[Session, PaymentIntent, dt.datetime], None]
+_outcome_handlers: dict[str, OutcomeHandler] = {}
+
+
+def on_outcome(purpose: str) -> Callable[[OutcomeHandler], OutcomeHandler]:
+    """Register the handler called when an intent of ``purpose`` succeeds, fails or is canceled."""
+
+    def register(fn: OutcomeHandler) -> OutcomeHandler:
+        _outcome_handlers[purpose] = fn
+        return fn
+
+    return register
+
+
+def _announce(session: Session, intent_id: uuid.UUID, now: dt.datetime) -> None:
+    intent = get_intent(session, intent_id)
+    fn = _outcome_handlers.get(intent.purpose)
+    if fn is not None and intent.status in (
+        IntentStatus.SUCCEEDED.value, IntentStatus.FAILED.value, IntentStatus.CANCELED.value
+    ):
+        fn(session, intent, now)
 
 
 def wake_worker_after_commit(session: Session) -> None:
@@ -186,9 +213,11 @@ def create_intent(
     settings: Settings,
     store_id: uuid.UUID | None = None,
     reference: str | None = None,
+    expires_in: dt.timedelta | None = None,
     now: dt.datetime | None = None,
 ) -> PaymentIntent:
-    """A new intent in ``requires_payment``; it closes by itself ``payment_timeout_minutes`` later if unpaid."""
+    """A new intent in ``requires_payment``; it closes by itself ``payment_timeout_minutes`` (or ``expires_in``)
+    later if unpaid."""
     now = _now(now)
     if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_AMOUNT:
         raise e.invalid_amount(f"The amount must be between 1 and {MAX_AMOUNT} fen.")
@@ -205,7 +234,7 @@ def create_intent(
         status=IntentStatus.REQUIRES_PAYMENT.value,
         attempts=0,
         close_requested=False,
-        expires_at=now + dt.timedelta(minutes=settings.payment_timeout_minutes),
+        expires_at=now + (expires_in or dt.timedelta(minutes=settings.payment_timeout_minutes)),
         refunded_amount=0,
         checks=0,
         settled_merchant=0,
@@ -303,6 +332,7 @@ def pay_from_wallet(
         available = wallet_balance(session, payer_id, intent.currency).available
         raise e.insufficient_funds(available, intent.amount) from refused
     _must([result], "a wallet payment")
+    _announce(session, intent_id, now)
     return get_intent(session, intent_id)
 
 
@@ -434,6 +464,7 @@ def cancel(
             canceled_at=now,
             cancellation_reason=reason.value,
         ):
+            _announce(session, intent_id, now)
             return get_intent(session, intent_id)
         return cancel(session, intent_id, payer_id=payer_id, reason=reason, now=now)  # it moved: look again
     if intent.status == IntentStatus.PROCESSING:
@@ -470,6 +501,8 @@ def expire_unpaid(session: Session, now: dt.datetime | None = None, limit: int =
             )
             .execution_options(synchronize_session=False)
         )
+        for intent_id in due:
+            _announce(session, intent_id, now)
     return len(due)
 
 
@@ -563,18 +596,19 @@ def _apply_paid(session: Session, trade: ChannelTrade, info: ch.ChannelTrade, no
         )
     )
     if not accepted:
-        if live and not right_amount:
-            _transition(
-                session,
-                intent,
-                IntentStatus.PROCESSING,
-                IntentEvent.CHANNEL_PAID_WRONG_AMOUNT,
-                now,
-                PaymentIntent.trade_no == trade.out_trade_no,
-                failure_code="amount_mismatch",
-                next_check_at=None,
-            )
+        failed = live and not right_amount and _transition(
+            session,
+            intent,
+            IntentStatus.PROCESSING,
+            IntentEvent.CHANNEL_PAID_WRONG_AMOUNT,
+            now,
+            PaymentIntent.trade_no == trade.out_trade_no,
+            failure_code="amount_mismatch",
+            next_check_at=None,
+        )
         _returning_refund(session, intent, trade, info.amount_fen, now)
+        if failed:
+            _announce(session, intent.id, now)
         return "returned"
     clearing = chart.channel_clearing(trade.channel, intent.city_id, intent.currency)
     target = _target_account(intent)
@@ -603,6 +637,7 @@ def _apply_paid(session: Session, trade: ChannelTrade, info: ch.ChannelTrade, no
             synchronize_session=False
         )
     )
+    _announce(session, intent.id, now)
     return "paid"
 
 
@@ -625,9 +660,10 @@ def _apply_closed(session: Session, trade: ChannelTrade, now: dt.datetime) -> st
         values: dict[str, Any] = {"canceled_at": now, "cancellation_reason": reason, "next_check_at": None}
     else:
         values = {"trade_no": None, "method": None, "next_check_at": None}
-    _transition(
+    if _transition(
         session, intent, IntentStatus.PROCESSING, event, now, PaymentIntent.trade_no == trade.out_trade_no, **values
-    )
+    ):
+        _announce(session, intent.id, now)
     return "closed"
 
 
