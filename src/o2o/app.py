@@ -32,9 +32,17 @@ ROUTERS = [
     "o2o.wallet.pages:router",
     "o2o.web.pages:router",
     "o2o.wallet.channels.sim.endpoints:router",
+    "o2o.stores.endpoints:router",
+    "o2o.stores.endpoints:merchant_router",
+    "o2o.orders.pages:router",  # before any /stores/{store_id} page: /stores/near is ours
+    "o2o.stores.pages:router",
+    "o2o.orders.endpoints:router",
+    "o2o.deals.endpoints:router",
+    "o2o.deals.endpoints:merchant_router",
+    "o2o.deals.pages:router",
 ]
 # Modules imported for their side effects only (worker jobs, outbox handlers) when they have no router.
-JOB_MODULES = ["o2o.models", "o2o.jobs", "o2o.wallet.jobs", "o2o.wallet.channels.sim.jobs"]
+JOB_MODULES = ["o2o.models", "o2o.jobs", "o2o.wallet.jobs", "o2o.wallet.channels.sim.jobs", "o2o.deals.jobs"]
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -45,6 +53,21 @@ OPENAPI_TAGS = [
         "name": "wallet",
         "description": "The wallet: balance, top-ups, payments (wallet, alipay-sim, wechatpay-sim), refunds, "
         "settlement, statements and reconciliation.",
+    },
+    {
+        "name": "orders",
+        "description": "Quotes and orders (delivery, takeout, click-and-collect), the shop's steps, counter sales, "
+        "order events and webhooks, sales by channel.",
+    },
+    {
+        "name": "deals",
+        "description": "Group-buy deals and their vouchers: buy with the wallet, a short code and a signed QR code, "
+        "redeemed once in the shop (with a short undo), refunded unused or at expiry, then paid to the merchant.",
+    },
+    {
+        "name": "stores",
+        "description": "A store, its delivery terms and its menu (categories, items, options, time windows, stock); "
+        "pricing cart lines; the merchant's catalogue, sold-out switches, store settings and shelf labels.",
     },
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]

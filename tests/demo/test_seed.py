@@ -17,16 +17,30 @@ from o2o.accounts.models import Person, RoleGrant
 from o2o.cities.models import City, District
 from o2o.config import Settings
 from o2o.db import Database
+from o2o.deals.models import Deal, DealStore, Voucher
 from o2o.demo import service
 from o2o.demo.generator import DEMO_ACCOUNTS, SIZES, STEPS, DemoContext, DemoStep, run_steps
 from o2o.demo.geography import BEIJING
 from o2o.kit.geo import h3_cell, polygon_from_geojson
 from o2o.kit.ids import uuid7_time_ms
+from o2o.orders.models import Order, OrderEventRecord, OrderLine
 from o2o.stores import hours
-from o2o.stores.models import CATEGORIES, Merchant, Store
+from o2o.stores.models import (
+    CATEGORIES,
+    MenuCategory,
+    MenuItem,
+    MenuOption,
+    MenuOptionGroup,
+    Merchant,
+    StockLevel,
+    Store,
+)
 from tests.factories import new_city
 
-CITY_TABLES = (City, District, Merchant, Store, Person, RoleGrant)
+CITY_TABLES = (
+    City, District, Merchant, Store, Person, RoleGrant, MenuCategory, MenuItem, MenuOptionGroup, MenuOption,
+    StockLevel, Order, OrderLine, OrderEventRecord, Deal, DealStore, Voucher,
+)
 ROLES = {
     "customer",
     "merchant_owner",
@@ -52,7 +66,7 @@ def canonical_dump(database: Database) -> dict[str, list[tuple[Any, ...]]]:
     with database.sessionmaker() as s:
         for model in CITY_TABLES:
             table = model.__table__
-            rows = s.execute(select(table).order_by(table.c.id)).all()
+            rows = s.execute(select(table).order_by(*table.primary_key.columns)).all()
             out[table.name] = [tuple(plain(v) for v in row) for row in rows]
     return out
 

@@ -17,6 +17,12 @@ from o2o.db import Database
 from o2o.demo.generator import SIZES, DemoContext, NullProgress, run_steps, summary_counts
 from o2o.demo.geography import CITIES, CitySpec
 
+# The domains' demo steps register themselves with the generator when imported; the order of these imports is
+# the order of their steps (menus, then shelf stock, then a month of orders, then deals and their vouchers).
+from o2o.stores import demo_catalogue, demo_stock  # noqa: F401  isort: skip
+from o2o.orders import demo as orders_demo  # noqa: F401  isort: skip
+from o2o.deals import demo as deals_demo  # noqa: F401  isort: skip
+
 
 class CityExists(Exception):
     def __init__(self, slug: str) -> None:

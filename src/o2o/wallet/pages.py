@@ -383,6 +383,9 @@ def _intent_page(
             if shortfall
             else "/wallet#top-up",
             "error": message,
+            # Paying for an order or a voucher: the way back to it (the pages that follow it are the domain's).
+            "follow_url": f"/orders/{intent.reference}" if intent.purpose == payments.Purpose.ORDER and intent.reference
+            else "/me/vouchers" if intent.purpose == payments.Purpose.VOUCHER else None,
             "error_code": error.code if error else None,
             "status_names": STATUS_NAMES,
             "method_names": METHOD_NAMES,

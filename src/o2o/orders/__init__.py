@@ -1,0 +1,1 @@
+"""Orders: carts, quotes, checkout, delivery / takeout / click-and-collect orders and counter sales."""
