@@ -204,5 +204,6 @@ def transaction_memo(session: Session, name: str) -> dict[Any, Any]:
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_memos(session: Session, _transaction: Any) -> None:
-    session.info.pop(_MEMOS, None)
+def _forget_memos(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the unit of work ended; a savepoint's end keeps what was read
+        session.info.pop(_MEMOS, None)

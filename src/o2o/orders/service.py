@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from o2o import outbox
 from o2o.config import Settings
-from o2o.db import settings_of
+from o2o.db import settings_of, transaction_memo
 from o2o.errors import AppError
 from o2o.kit import time as clock
 from o2o.kit.ids import uuid7
@@ -51,6 +51,7 @@ from o2o.orders.state import (
     valid_combination,
 )
 from o2o.stores import catalogue, stock
+from o2o.stores import menu as menu_mod
 from o2o.stores.menu import LineRequest
 from o2o.wallet import payments
 from o2o.wallet.intents import CancellationReason, IntentStatus
@@ -201,13 +202,26 @@ def quote(
     destination: Destination | None = None,
     now: dt.datetime | None = None,
 ) -> pricing.Quote:
-    now = _now(now)
+    return _quote(session, store_id=store_id, kind=kind, lines=lines, destination=destination, now=_now(now))[0]
+
+
+def _quote(
+    session: Session,
+    *,
+    store_id: uuid.UUID,
+    kind: OrderKind,
+    lines: Sequence[LineRequest],
+    destination: Destination | None,
+    now: dt.datetime,
+) -> tuple[pricing.Quote, catalogue.StoreRef]:
     if kind == OrderKind.COUNTER:
         raise AppError("invalid_order_kind", 422, "Counter sales go through the point of sale.")
-    terms = catalogue.delivery_terms(session, store_id)
-    priced = catalogue.price_cart(session, store_id, lines, at=now)
+    ref = catalogue.store_ref(session, store_id)  # read once: the terms and the menu both need it
+    terms = catalogue.terms_of(ref)
+    menu = catalogue.load_menu(session, store_id, ref=ref)
+    priced = menu_mod.price_lines(menu, lines, clock.in_zone(now, menu.timezone))
     where = None if destination is None else (destination.lat, destination.lng)
-    return pricing.quote(kind, priced, terms, now=now, destination=where)
+    return pricing.quote(kind, priced, terms, now=now, destination=where), ref
 
 
 def _order_lines(order: Order, q: pricing.Quote) -> list[OrderLine]:
@@ -256,16 +270,16 @@ def place(
         raise AppError(
             "invalid_payment_mode", 422, "Only click-and-collect orders can be paid at the counter."
         )
-    q = quote(session, store_id=store_id, kind=kind, lines=lines, destination=destination, now=now)
+    q, ref = _quote(session, store_id=store_id, kind=kind, lines=lines, destination=destination, now=now)
     if expected_total is not None and expected_total != q.total:
         raise AppError(
             "price_changed", 409, f"The total is now {q.total} fen, not {expected_total}: look at the new quote.",
             extra={"total": q.total},
         )
-    sale = _store(session, store_id)
+    store = ref.store
     order = Order(
         id=uuid7(),
-        city_id=sale.city_id,
+        city_id=store.city_id,
         store_id=store_id,
         customer_person_id=customer_id,
         kind=kind.value,
@@ -300,19 +314,19 @@ def place(
     session.add_all(_order_lines(order, q))
     session.flush()
     stock.hold(
-        session, city_id=sale.city_id, store_id=store_id, reference=_reference(order.id),
+        session, city_id=store.city_id, store_id=store_id, reference=_reference(order.id),
         quantities=q.quantities, until=hold_until, now=now,
     )
     _record_event(session, order, 1, "place", OrderState.PLACED.value, Actor.CUSTOMER, customer_id, None, now)
     if payment_mode == PaymentMode.ONLINE:
         intent = payments.create_intent(
             session,
-            city_id=sale.city_id,
+            city_id=store.city_id,
             payer_id=customer_id,
             amount=q.total,
             currency=q.currency,
             purpose=payments.Purpose.ORDER,
-            description=f"{sale.name} · {_describe(q)}",
+            description=f"{store.name} · {_describe(q)}",
             store_id=store_id,
             reference=str(order.id),
             expires_in=dt.timedelta(minutes=settings.order_unpaid_minutes),
@@ -742,12 +756,14 @@ def add_webhook(session: Session, *, store_id: uuid.UUID, url: str) -> OrderWebh
     if existing is not None:
         existing.active = True
         session.flush()
+        transaction_memo(session, "order_webhooks").pop(store_id, None)
         return existing
     hook = OrderWebhook(
         id=uuid7(), city_id=sale.city_id, store_id=store_id, url=url, secret=secrets.token_hex(32), active=True
     )
     session.add(hook)
     session.flush()
+    transaction_memo(session, "order_webhooks").pop(store_id, None)
     return hook
 
 
@@ -761,6 +777,7 @@ def remove_webhook(session: Session, *, store_id: uuid.UUID, webhook_id: uuid.UU
         raise AppError("webhook_not_found", 404, "No such webhook.")
     hook.active = False
     session.flush()
+    transaction_memo(session, "order_webhooks").pop(store_id, None)
 
 
 def event_payload(order: Order, record: OrderEventRecord) -> dict[str, object]:
@@ -779,11 +796,20 @@ def event_payload(order: Order, record: OrderEventRecord) -> dict[str, object]:
     }
 
 
+def _active_webhooks(session: Session, store_id: uuid.UUID) -> list[uuid.UUID]:
+    """The store's active webhooks, read once per transaction (a checkout writes two events)."""
+    memo = transaction_memo(session, "order_webhooks")
+    if store_id not in memo:
+        memo[store_id] = list(
+            session.scalars(
+                select(OrderWebhook.id).where(OrderWebhook.store_id == store_id, OrderWebhook.active.is_(True))
+            )
+        )
+    return memo[store_id]
+
+
 def _enqueue_webhooks(session: Session, order: Order, record: OrderEventRecord) -> None:
-    hooks = session.scalars(
-        select(OrderWebhook.id).where(OrderWebhook.store_id == order.store_id, OrderWebhook.active.is_(True))
-    ).all()
-    for hook_id in hooks:
+    for hook_id in _active_webhooks(session, order.store_id):
         outbox.enqueue(
             session,
             WEBHOOK_TOPIC,

@@ -80,9 +80,12 @@ def store_ref(session: Session, store_id: uuid.UUID) -> StoreRef:
     return StoreRef(store, currency, timezone, district, (center_lat, center_lng))
 
 
-def load_menu(session: Session, store_id: uuid.UUID, *, include_archived: bool = False) -> menu_mod.Menu:
-    """The store's menu in five queries (store and city, categories, items, option groups, options)."""
-    ref = store_ref(session, store_id)
+def load_menu(
+    session: Session, store_id: uuid.UUID, *, include_archived: bool = False, ref: StoreRef | None = None
+) -> menu_mod.Menu:
+    """The store's menu in five queries (store and city, categories, items, option groups, options); four when
+    the caller has the ``ref`` already."""
+    ref = ref or store_ref(session, store_id)
     categories = repository.categories_of(session, store_id, include_archived=include_archived)
     items = repository.items_of(session, store_id, include_archived=include_archived)
     groups = repository.groups_of_store(session, store_id, include_archived=include_archived)
