@@ -34,12 +34,15 @@ app.add_typer(bench_app, name="bench")
 def _register_subcommands() -> None:
     from o2o.delivery.cli import app as delivery_app
     from o2o.demo.cli import app as demo_app
+    from o2o.orders.bench import checkout_command
     from o2o.wallet.bench import ledger_command
 
     app.add_typer(demo_app, name="demo")
     app.add_typer(delivery_app, name="delivery")
     if not any(c.name == "ledger" for c in bench_app.registered_commands):
         bench_app.command("ledger")(ledger_command)
+    if not any(c.name == "checkout" for c in bench_app.registered_commands):
+        bench_app.command("checkout")(checkout_command)
 
 
 def prepare_database(upgrade_sqlite: bool = True) -> None:
