@@ -13,8 +13,10 @@ from sqlalchemy import select, update
 
 from o2o import outbox
 from o2o.db import Database
-from o2o.orders import jobs  # noqa: F401  (registers the outbox handler)
-from o2o.orders import service
+from o2o.orders import (
+    jobs,  # noqa: F401  (registers the outbox handler)
+    service,
+)
 from o2o.orders.state import OrderKind
 from o2o.outbox import OutboxMessage
 from o2o.stores.menu import LineRequest
@@ -30,7 +32,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 if receiver.fail > 0:
                     receiver.fail -= 1
