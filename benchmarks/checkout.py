@@ -23,6 +23,7 @@ import os
 import pstats
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -131,84 +132,89 @@ def main() -> int:
 
     configure_logging("warning")
     workdir = Path(tempfile.mkdtemp(prefix="o2o-checkout-profile-"))
-    with bench.fresh_database(bench.Backend(args.database), workdir) as url:
-        settings = Settings(database_url=url, var_dir=workdir / "var", inprocess_worker=False, demo_seed_on_start=False)
-        db = Database(url, settings=settings)
-        rng = random.Random(3)
-        seeded = bench.seed(db, settings, stores=5, customers=20, hot_units=10, rng=rng)
-        app = create_app(settings, db)
-        seen: list[str] = []
-        commits = 0
-
-        @event.listens_for(db.engine, "before_cursor_execute")
-        def _count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-            seen.append(statement)
-
-        # The ledger on PostgreSQL talks to psycopg directly (prepared statements sent as one script per round
-        # trip, and a cursor for account reads), below SQLAlchemy's events: count those calls where they are made.
-        from o2o.wallet import repository as ledger_repository
-
-        pg_script, driver = ledger_repository._pg_script, ledger_repository._driver
-
-        def counted_script(pg, script):  # type: ignore[no-untyped-def]
-            seen.append("LEDGER SCRIPT: " + script)
-            return pg_script(pg, script)
-
-        class CountedDriver:
-            def __init__(self, pg):  # type: ignore[no-untyped-def]
-                self._pg = pg
-
-            def execute(self, query, params=None):  # type: ignore[no-untyped-def]
-                seen.append("LEDGER CURSOR: " + str(query))
-                return self._pg.execute(query, params)
-
-            def __getattr__(self, name):  # type: ignore[no-untyped-def]
-                return getattr(self._pg, name)
-
-        ledger_repository._pg_script = counted_script
-        ledger_repository._driver = lambda session: CountedDriver(driver(session))
-
-        @event.listens_for(db.engine, "commit")
-        def _commit(conn):  # type: ignore[no-untyped-def]
-            nonlocal commits
-            commits += 1
-
-        with TestClient(app) as client:
-            customers = [
-                {"Authorization": f"Bearer {c.token}", "Content-Type": "application/json"} for c in seeded.customers
-            ]
-
-            def checkout(n: int, body: dict | None = None) -> None:
-                headers = {**customers[n % len(customers)], "Idempotency-Key": uuid.uuid4().hex}
-                r = client.post("/api/orders", json=body or bench.random_order(rng, seeded.stores), headers=headers)
-                if r.status_code != 201:
-                    raise SystemExit(f"checkout failed: {r.status_code} {r.text}")
-
-            for n in range(20):  # warm-up: imports, statement caches, prepared statements
-                checkout(n)
-            # One delivery order of two lines with options, as the bench sends most.
-            rich = next(
-                b
-                for b in (bench.random_order(rng, seeded.stores) for _ in range(1000))
-                if b["kind"] == "delivery" and len(b["lines"]) == 2 and any(li["option_ids"] for li in b["lines"])
+    try:
+        with bench.fresh_database(bench.Backend(args.database), workdir) as url:
+            settings = Settings(
+                database_url=url, var_dir=workdir / "var", inprocess_worker=False, demo_seed_on_start=False
             )
-            seen.clear()
+            db = Database(url, settings=settings)
+            rng = random.Random(3)
+            seeded = bench.seed(db, settings, stores=5, customers=20, hot_units=10, rng=rng)
+            app = create_app(settings, db)
+            seen: list[str] = []
             commits = 0
-            checkout(1, rich)
-            one = list(seen)
-            one_commits = commits
 
-            backends = _backend_pids(db)
-            db_cpu, cpu, started = _cpu(backends), time.process_time(), time.perf_counter()
-            for n in range(args.timed):
-                checkout(n)
-            timed = max(args.timed, 1)
-            per_checkout_ms = (time.perf_counter() - started) / timed * 1000
-            app_cpu_ms = (time.process_time() - cpu) / timed * 1000
-            db_cpu_ms = (_cpu(backends) - db_cpu) / timed * 1000
+            @event.listens_for(db.engine, "before_cursor_execute")
+            def _count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+                seen.append(statement)
 
-            profile_text = _profile_service(db, settings, seeded, rng, args.profile) if args.profile else ""
-        db.dispose()
+            # The ledger on PostgreSQL talks to psycopg directly (prepared statements sent as one script per round
+            # trip, and a cursor for account reads), below SQLAlchemy's events: count those calls where they are made.
+            from o2o.wallet import repository as ledger_repository
+
+            pg_script, driver = ledger_repository._pg_script, ledger_repository._driver
+
+            def counted_script(pg, script):  # type: ignore[no-untyped-def]
+                seen.append("LEDGER SCRIPT: " + script)
+                return pg_script(pg, script)
+
+            class CountedDriver:
+                def __init__(self, pg):  # type: ignore[no-untyped-def]
+                    self._pg = pg
+
+                def execute(self, query, params=None):  # type: ignore[no-untyped-def]
+                    seen.append("LEDGER CURSOR: " + str(query))
+                    return self._pg.execute(query, params)
+
+                def __getattr__(self, name):  # type: ignore[no-untyped-def]
+                    return getattr(self._pg, name)
+
+            ledger_repository._pg_script = counted_script
+            ledger_repository._driver = lambda session: CountedDriver(driver(session))
+
+            @event.listens_for(db.engine, "commit")
+            def _commit(conn):  # type: ignore[no-untyped-def]
+                nonlocal commits
+                commits += 1
+
+            with TestClient(app) as client:
+                customers = [
+                    {"Authorization": f"Bearer {c.token}", "Content-Type": "application/json"} for c in seeded.customers
+                ]
+
+                def checkout(n: int, body: dict | None = None) -> None:
+                    headers = {**customers[n % len(customers)], "Idempotency-Key": uuid.uuid4().hex}
+                    r = client.post("/api/orders", json=body or bench.random_order(rng, seeded.stores), headers=headers)
+                    if r.status_code != 201:
+                        raise SystemExit(f"checkout failed: {r.status_code} {r.text}")
+
+                for n in range(20):  # warm-up: imports, statement caches, prepared statements
+                    checkout(n)
+                # One delivery order of two lines with options, as the bench sends most.
+                rich = next(
+                    b
+                    for b in (bench.random_order(rng, seeded.stores) for _ in range(1000))
+                    if b["kind"] == "delivery" and len(b["lines"]) == 2 and any(li["option_ids"] for li in b["lines"])
+                )
+                seen.clear()
+                commits = 0
+                checkout(1, rich)
+                one = list(seen)
+                one_commits = commits
+
+                backends = _backend_pids(db)
+                db_cpu, cpu, started = _cpu(backends), time.process_time(), time.perf_counter()
+                for n in range(args.timed):
+                    checkout(n)
+                timed = max(args.timed, 1)
+                per_checkout_ms = (time.perf_counter() - started) / timed * 1000
+                app_cpu_ms = (time.process_time() - cpu) / timed * 1000
+                db_cpu_ms = (_cpu(backends) - db_cpu) / timed * 1000
+
+                profile_text = _profile_service(db, settings, seeded, rng, args.profile) if args.profile else ""
+            db.dispose()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
     shapes = Counter(_shape(s) for s in one)
     # psycopg opens the transaction with a BEGIN of its own before the first statement; SQLite's BEGIN IMMEDIATE

@@ -216,10 +216,9 @@ def _customers(db: Database, settings, k: Kitchen, n: int, amount: int) -> list[
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_hundred_buyers_through_the_app_and_the_counter_race_for_fifty_units(db: Database, settings,  # type: ignore[no-untyped-def]
                                                                                   live_server) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("real concurrent connections: PostgreSQL")
     k = make_kitchen(db, slug="hotitem")
     with db.session() as s:
         stock.set_on_hand(s, city_id=k.city_id, store_id=k.store_id, item_id=k.dumplings, on_hand=50)
@@ -265,10 +264,9 @@ def test_two_hundred_buyers_through_the_app_and_the_counter_race_for_fifty_units
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_cancel_racing_an_accept_ends_in_one_state_refunded_at_most_once(db: Database, settings,  # type: ignore[no-untyped-def]
                                                                            live_server) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("real concurrent connections: PostgreSQL")
     k = make_kitchen(db, slug="racecancel")
     with db.session() as s:
         staff_token = accounts.create_session(s, settings, k.staff_id, method="otp")[0]

@@ -183,9 +183,8 @@ def test_stock_is_never_negative_and_adds_up(db: Database, steps) -> None:  # ty
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_hundred_buyers_race_for_fifty_units(db: Database) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("real concurrent connections: PostgreSQL")
     k = make_kitchen(db, slug="racetown")
     with db.session() as s:
         stock.set_on_hand(s, city_id=k.city_id, store_id=k.store_id, item_id=k.cola, on_hand=50)
