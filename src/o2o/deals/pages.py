@@ -40,7 +40,9 @@ from o2o.kit.money import SYMBOLS
 from o2o.stores import service as stores
 from o2o.wallet import payments
 from o2o.wallet.pages import format_amount_input, parse_amount
-from o2o.web.render import csrf_refusal, render, request_locale, see_other
+from o2o.web.render import csrf_refusal, render, see_other
+from o2o.web.render import format_money as _money
+from o2o.web.render import parse_id as _parse_id
 from o2o.web.render import translate as _tr
 
 log = structlog.get_logger("o2o.deals.pages")
@@ -114,20 +116,8 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-def _parse_id(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
-
-
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
-
-
-def _money(request: Request, amount: int, currency: str) -> str:
-    with i18n.use_locale(request_locale(request)):
-        return i18n.format_money(amount, currency)
 
 
 def _message(request: Request, error: AppError, **values: Any) -> str:

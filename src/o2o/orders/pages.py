@@ -61,6 +61,8 @@ from o2o.stores.models import CATEGORIES
 from o2o.wallet import payments
 from o2o.wallet.pages import format_amount_input
 from o2o.web.render import csrf_refusal, render, request_locale, see_other
+from o2o.web.render import format_money as _money
+from o2o.web.render import parse_id as _parse_id
 from o2o.web.render import translate as _tr
 
 log = structlog.get_logger("o2o.orders.pages")
@@ -230,21 +232,9 @@ _EVENT_OF_STEP = {event: path for path, event in STEP_PATHS.items()}
 # Shared bits
 
 
-def _money(request: Request, amount: int, currency: str) -> str:
-    with i18n.use_locale(request_locale(request)):
-        return i18n.format_money(amount, currency)
-
-
 def _distance(request: Request, metres: float) -> str:
     with i18n.use_locale(request_locale(request)):
         return i18n.format_distance(metres)
-
-
-def _parse_id(text: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(text))
-    except (TypeError, ValueError):
-        return None
 
 
 def _picks_wanted(request: Request, min_picks: int, max_picks: int) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import re
-import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -25,7 +24,6 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from o2o import i18n
 from o2o.accounts.pages import N_, page_auth
 from o2o.accounts.permissions import Action, Principal, Resource, can
 from o2o.errors import AppError
@@ -37,7 +35,8 @@ from o2o.stores import delivery_terms as terms_mod
 from o2o.stores import hours as hours_mod
 from o2o.stores import menu as menu_mod
 from o2o.wallet.pages import format_amount_input, parse_amount
-from o2o.web.render import csrf_refusal, render, request_locale, see_other
+from o2o.web.render import csrf_refusal, render, see_other
+from o2o.web.render import parse_id as _parse_id
 from o2o.web.render import translate as _tr
 
 router = api_router(include_in_schema=False)
@@ -95,18 +94,6 @@ SAVED = {
     "option": N_("Option added."),
     "settings": N_("Store settings saved."),
 }
-
-
-def _parse_id(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
-
-
-def _money(request: Request, amount: int, currency: str) -> str:
-    with i18n.use_locale(request_locale(request)):
-        return i18n.format_money(amount, currency)
 
 
 def _notice(request: Request, *, title: str, detail: str, code: str, status_code: int,

@@ -30,7 +30,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from o2o import i18n
 from o2o.accounts import service as accounts
 from o2o.accounts.pages import N_, page_auth
 from o2o.accounts.permissions import Action, Resource, authorize
@@ -45,7 +44,9 @@ from o2o.wallet import chart, payments
 from o2o.wallet.intents import IntentStatus
 from o2o.wallet.models import PaymentIntent
 from o2o.web.render import csrf_refusal as _csrf_refusal
-from o2o.web.render import render, request_locale
+from o2o.web.render import format_money as _money
+from o2o.web.render import parse_id as _parse_id
+from o2o.web.render import render
 from o2o.web.render import see_other as _redirect
 from o2o.web.render import translate as _tr
 
@@ -114,11 +115,6 @@ TOP_UP_DESCRIPTION = "Wallet top-up"  # as payments.create_top_up writes it
 PURPOSE_DESCRIPTIONS = {payments.Purpose.TOP_UP: N_("Wallet top-up")}
 
 
-def _money(request: Request, amount: int, currency: str) -> str:
-    with i18n.use_locale(request_locale(request)):
-        return i18n.format_money(amount, currency)
-
-
 def _message(request: Request, error: AppError, currency: str = DEFAULT_CURRENCY, **values: Any) -> str:
     """The refusal in words for people, in the page's language (amounts in ``currency``)."""
     template = MESSAGES.get(error.code)
@@ -137,13 +133,6 @@ def _sign_in_first(request: Request, next_url: str | None = None) -> RedirectRes
     if next_url is None:
         next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return _redirect("/signin?next=" + quote(next_url, safe="/"))
-
-
-def _parse_id(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
 
 
 def _notice_page(

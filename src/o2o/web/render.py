@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,20 @@ def translate(request: Request, message: str, **values: Any) -> str:
     with i18n.use_locale(request_locale(request)):
         text = i18n.gettext(message)
         return text.format(**values) if values else text
+
+
+def format_money(request: Request, amount: int, currency: str) -> str:
+    """An amount in minor units, formatted in the page's language."""
+    with i18n.use_locale(request_locale(request)):
+        return i18n.format_money(amount, currency)
+
+
+def parse_id(text: str | None) -> uuid.UUID | None:
+    """An id from a path or a form field, or None when it is not one (the page then answers "not found")."""
+    try:
+        return uuid.UUID(str(text))
+    except (TypeError, ValueError):
+        return None
 
 
 def see_other(url: str) -> RedirectResponse:
